@@ -12,6 +12,9 @@ type Config struct {
 	Main Main
 	// Apps are in the order their files were found; names are unique.
 	Apps []*App
+	// Warnings are problems that do not stop the daemon, such as an apps
+	// pattern that matches no file.
+	Warnings []string
 }
 
 // App returns the application called name, or nil.
