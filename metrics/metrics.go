@@ -2,8 +2,9 @@
 // with the health and readiness probes, on the admin listener.
 //
 // Metrics has its own registry, never the global default one. Its label
-// values are only configured application names, delivery outcomes, job
-// states, event names from a fixed set and the build version. The package
+// values are only application names (limited to the configured ones once
+// SetApps is called), delivery outcomes, job states, event names from a
+// fixed set and the build version. The package
 // must never put a URL, call id, variable value or any other data of a
 // call into a label, because labels are stored and shown without
 // redaction and an unbounded label set exhausts the Prometheus server.
