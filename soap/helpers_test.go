@@ -263,6 +263,18 @@ func (b *safeBuffer) entries(t testing.TB) []map[string]any {
 	return out
 }
 
+// withMessage returns the log entries whose message is msg.
+func (b *safeBuffer) withMessage(t testing.TB, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, e := range b.entries(t) {
+		if e["msg"] == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // testLogger returns a debug-level JSON logger writing into a buffer.
 func testLogger() (*logrus.Logger, *safeBuffer) {
 	buf := &safeBuffer{}

@@ -64,7 +64,13 @@ func writeElements(w io.Writer, elements []Element, prefix string) {
 		if el.Repeated {
 			marks = append(marks, "repeated")
 		}
-		fmt.Fprintf(w, "    %s\t%s\t%s\n", name, typ, strings.Join(marks, ", "))
+		// The last cell of a line is left unterminated so that tabwriter
+		// adds no trailing padding.
+		if len(marks) > 0 {
+			fmt.Fprintf(w, "    %s\t%s\t%s\n", name, typ, strings.Join(marks, ", "))
+		} else {
+			fmt.Fprintf(w, "    %s\t%s\n", name, typ)
+		}
 		if len(el.Children) > 0 {
 			writeElements(w, el.Children, name+".")
 		}

@@ -310,7 +310,7 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("webservice answered with status %d %s and no SOAP fault", e.Status, e.Reason)
+	return fmt.Sprintf("webservice answered with status %d without a SOAP fault: reason phrase %q", e.Status, e.Reason)
 }
 
 // NonSOAPError reports a reply that is not a SOAP envelope: an HTML error
