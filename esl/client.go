@@ -481,6 +481,7 @@ func (c *Client) markDisconnected(err error) {
 	c.status.DisconnectedSince = time.Now()
 	if err != nil && !errors.Is(err, errSessionDone) {
 		c.status.LastError = err.Error()
+		c.status.Cause = err
 	}
 }
 
@@ -490,6 +491,7 @@ func (c *Client) recordError(err error) {
 	}
 	c.mu.Lock()
 	c.status.LastError = err.Error()
+	c.status.Cause = err
 	c.mu.Unlock()
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -15,27 +16,27 @@ var ErrInvalidEvent = errors.New("esl: invalid event body")
 // DecodeJSON decodes the body of a text/event-json frame. Names keep their
 // case and punctuation and repeated keys stay in order, because the object
 // is read as a token stream rather than into a map. A string value is used
-// as it is (JSON values are never URL-encoded); an array gives one Header
-// per element; numbers, booleans and null give their literal JSON text; a
-// nested object or array gives its compact JSON text. The "_body" member
-// becomes Event.Body (the first one, if it repeats). Invalid UTF-8 becomes
-// U+FFFD, one per invalid byte.
+// as it is, since JSON values are never URL-encoded. An array gives one
+// Header per element. Numbers, booleans and null give their literal JSON
+// text, and a nested object or array gives its compact JSON text. The
+// "_body" member becomes Event.Body (the first one, if it repeats). Invalid
+// UTF-8 becomes U+FFFD, one per invalid byte.
 func DecodeJSON(body []byte) (Event, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
+	d := jsonDecoder{body: body, dec: json.NewDecoder(bytes.NewReader(body))}
+	d.dec.UseNumber()
 
-	tok, err := dec.Token()
+	tok, err := d.dec.Token()
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: json: %w", ErrInvalidEvent, err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	if delim, ok := tok.(json.Delim); !ok || delim != '{' {
 		return Event{}, fmt.Errorf("%w: json: expected an object, found %v", ErrInvalidEvent, tok)
 	}
 
-	var ev Event
+	ev := Event{Headers: make([]Header, 0, bytes.Count(body, []byte(`":`)))}
 	haveBody := false
-	for dec.More() {
-		tok, err := dec.Token()
+	for d.dec.More() {
+		tok, err := d.dec.Token()
 		if err != nil {
 			return Event{}, fmt.Errorf("%w: json: %w", ErrInvalidEvent, err)
 		}
@@ -43,75 +44,110 @@ func DecodeJSON(body []byte) (Event, error) {
 		if !ok {
 			return Event{}, fmt.Errorf("%w: json: expected a member name, found %v", ErrInvalidEvent, tok)
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+
+		start := len(ev.Headers)
+		if ev.Headers, err = d.appendValue(ev.Headers, name); err != nil {
 			return Event{}, fmt.Errorf("%w: json: value of %q: %w", ErrInvalidEvent, name, err)
 		}
-
 		if name == "_body" {
-			if !haveBody {
-				text, err := jsonText(raw)
-				if err != nil {
-					return Event{}, fmt.Errorf("%w: json: value of %q: %w", ErrInvalidEvent, name, err)
-				}
-				ev.Body = []byte(text)
+			if !haveBody && len(ev.Headers) > start {
+				ev.Body = []byte(ev.Headers[start].Value)
 				haveBody = true
 			}
-			continue
-		}
-		if ev.Headers, err = appendJSONValue(ev.Headers, name, raw); err != nil {
-			return Event{}, fmt.Errorf("%w: json: value of %q: %w", ErrInvalidEvent, name, err)
+			ev.Headers = ev.Headers[:start]
 		}
 	}
 
-	if _, err := dec.Token(); err != nil { // the closing brace
+	if _, err := d.dec.Token(); err != nil { // the closing brace
 		return Event{}, fmt.Errorf("%w: json: %w", ErrInvalidEvent, err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := d.dec.Token(); err != io.EOF {
 		return Event{}, fmt.Errorf("%w: json: unexpected data after the event object", ErrInvalidEvent)
+	}
+	if len(ev.Headers) == 0 {
+		ev.Headers = nil
 	}
 	return ev, nil
 }
 
-// appendJSONValue appends one Header per value that raw holds.
-func appendJSONValue(headers []Header, name string, raw json.RawMessage) ([]Header, error) {
-	if len(raw) > 0 && raw[0] == '[' {
-		var elems []json.RawMessage
-		if err := json.Unmarshal(raw, &elems); err != nil {
-			return nil, err
-		}
-		for _, elem := range elems {
-			text, err := jsonText(elem)
-			if err != nil {
-				return nil, err
-			}
-			headers = append(headers, Header{Name: name, Value: text})
-		}
-		return headers, nil
-	}
-
-	text, err := jsonText(raw)
-	if err != nil {
-		return nil, err
-	}
-	return append(headers, Header{Name: name, Value: text}), nil
+// jsonDecoder reads member values from a token stream. It looks at the
+// input to tell a nested object or array, which it keeps as compact JSON
+// text, from an array of plain values, which gives one Header per element.
+type jsonDecoder struct {
+	body []byte
+	dec  *json.Decoder
 }
 
-// jsonText returns a string's content, or the compact literal text of any
-// other JSON value.
-func jsonText(raw json.RawMessage) (string, error) {
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+// next returns the first byte of the next value, or 0 at the end.
+func (d *jsonDecoder) next() byte {
+	for _, c := range d.body[d.dec.InputOffset():] {
+		switch c {
+		case ' ', '\t', '\r', '\n', ':', ',':
+			continue
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// appendValue reads the value of member name and appends its Headers.
+func (d *jsonDecoder) appendValue(headers []Header, name string) ([]Header, error) {
+	if d.next() != '[' {
+		text, err := d.scalarOrRaw()
+		if err != nil {
+			return nil, err
+		}
+		return append(headers, Header{Name: name, Value: text}), nil
+	}
+
+	if _, err := d.dec.Token(); err != nil { // the opening bracket
+		return nil, err
+	}
+	for d.dec.More() {
+		text, err := d.scalarOrRaw()
+		if err != nil {
+			return nil, err
+		}
+		headers = append(headers, Header{Name: name, Value: text})
+	}
+	if _, err := d.dec.Token(); err != nil { // the closing bracket
+		return nil, err
+	}
+	return headers, nil
+}
+
+// scalarOrRaw reads one value: a string's content, the literal text of a
+// number, boolean or null, or the compact text of an object or array.
+func (d *jsonDecoder) scalarOrRaw() (string, error) {
+	if c := d.next(); c == '{' || c == '[' {
+		var raw json.RawMessage
+		if err := d.dec.Decode(&raw); err != nil {
 			return "", err
 		}
-		return s, nil
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return "", err
+		}
+		return validUTF8(buf.String()), nil
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
+
+	tok, err := d.dec.Token()
+	if err != nil {
 		return "", err
 	}
-	return validUTF8(buf.String()), nil
+	switch v := tok.(type) {
+	case string:
+		return v, nil
+	case json.Number:
+		return string(v), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case nil:
+		return "null", nil
+	default:
+		return "", fmt.Errorf("unexpected %v", tok)
+	}
 }
 
 // DecodePlain decodes the body of a text/event-plain frame: a header block

@@ -1,8 +1,8 @@
 package esl
 
 import (
-	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // EncodePlain returns ev as the body of a text/event-plain frame, the way
@@ -63,10 +63,41 @@ func EncodeJSON(ev Event) []byte {
 	return append(buf, '}')
 }
 
+// appendJSONString appends s as a JSON string. It escapes quotes,
+// backslashes and control characters, writes other UTF-8 as it is, and
+// replaces each invalid byte with U+FFFD, as encoding/json does.
 func appendJSONString(buf []byte, s string) []byte {
-	// Marshal of a string cannot fail; it replaces invalid UTF-8 with U+FFFD.
-	b, _ := json.Marshal(s)
-	return append(buf, b...)
+	const hexDigits = "0123456789abcdef"
+	buf = append(buf, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				buf = append(buf, '\\', c)
+			case c == '\n':
+				buf = append(buf, '\\', 'n')
+			case c == '\r':
+				buf = append(buf, '\\', 'r')
+			case c == '\t':
+				buf = append(buf, '\\', 't')
+			case c < 0x20:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				buf = append(buf, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, "\uFFFD"...)
+		} else {
+			buf = append(buf, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(buf, '"')
 }
 
 // plainUnsafe marks the ASCII bytes URLEncode escapes besides control

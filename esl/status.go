@@ -24,6 +24,9 @@ type Status struct {
 	Reconnects int
 	// LastError is the most recent connection error, or "".
 	LastError string
+	// Cause is the most recent connection error as a value, for errors.Is
+	// (ErrAuthFailed, ErrACLRejected, ErrDisconnected, ErrWatchdog), or nil.
+	Cause error
 	// BytesRead counts the bytes read from FreeSWITCH over all connections.
 	BytesRead uint64
 	// Received counts events decoded and offered to the queue.

@@ -97,7 +97,14 @@ func (c *conn) serve() {
 	c.readLoop()
 }
 
+// readLoop reads commands and hands them to handleLoop. It keeps reading
+// while the connection is stalled, so a client that closes a stalled
+// connection is noticed.
 func (c *conn) readLoop() {
+	commands := make(chan string, 64)
+	go c.handleLoop(commands)
+	defer close(commands)
+
 	br := bufio.NewReader(c.nc)
 	for {
 		command, err := readCommand(br)
@@ -106,16 +113,30 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.srv.record(command)
-		c.waitIfStalled()
-		if !c.handle(command) {
-			// The writer closes the socket once the final frames are out;
-			// the wait is bounded in case the client stopped reading.
-			select {
-			case <-c.done:
-			case <-time.After(closeWait):
-			}
+		select {
+		case commands <- command:
+		case <-c.done:
 			return
 		}
+	}
+}
+
+// handleLoop answers commands in order, waiting while the connection is
+// stalled.
+func (c *conn) handleLoop(commands <-chan string) {
+	for command := range commands {
+		c.waitIfStalled()
+		if c.handle(command) {
+			continue
+		}
+		// The writer closes the socket once the final frames are out; the
+		// wait is bounded in case the client stopped reading.
+		select {
+		case <-c.done:
+		case <-time.After(closeWait):
+		}
+		c.close()
+		return
 	}
 }
 
