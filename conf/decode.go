@@ -213,6 +213,10 @@ func (st *fileState) value(path, name string, raw any, v reflect.Value) {
 		}
 	case reflect.Int:
 		if n, ok := raw.(int64); ok {
+			if v.OverflowInt(n) {
+				st.add(path, fmt.Sprintf("%s %d is too large", path, n), "use a smaller whole number", nil)
+				return
+			}
 			v.SetInt(n)
 			return
 		}
@@ -313,12 +317,28 @@ func (st *fileState) stringMap(path string, raw map[string]any, v reflect.Value)
 			st.unquotedDate(keyPath, key, item, v.Type().Elem())
 		case map[string]any:
 			st.add(keyPath, fmt.Sprintf("%s is a table, but %s holds only name = \"source\" lines", keyPath, path),
-				fmt.Sprintf("a name with dots must be quoted: write %q = \"...\"", key+"."+strings.Join(sortedKeys(item), ".")), nil)
+				fmt.Sprintf("a name with dots must be quoted: write %q = \"...\"", dottedName(key, item)), nil)
 		default:
 			st.wrongType(keyPath, key, item, v.Type().Elem())
 		}
 	}
 	v.Set(out)
+}
+
+// dottedName rebuilds the name that an unquoted dotted key such as
+// request.data.name was meant to be, following the first key of each
+// nested table.
+func dottedName(key string, table map[string]any) string {
+	for len(table) > 0 {
+		next := sortedKeys(table)[0]
+		key += "." + next
+		nested, ok := table[next].(map[string]any)
+		if !ok {
+			break
+		}
+		table = nested
+	}
+	return key
 }
 
 func (st *fileState) duration(path string, raw any, v reflect.Value) {
@@ -499,8 +519,9 @@ func (st *fileState) unknownKey(tablePath, keyPath, key string, raw any, t refle
 	st.add(keyPath, fmt.Sprintf("unknown key %s", keyPath), remedy, nil)
 }
 
-// keyHome says where a key that is unknown in one table belongs, when
-// another table of the same kind of file has it; "" when none does.
+// keyHome returns where a key that is unknown in one table belongs, when
+// another table of the same kind of file has it. It returns "" when no
+// table has it.
 func keyHome(key string, root reflect.Type, tablePath string) string {
 	if _, ok := tableFields(root)[key]; ok && tablePath != "" {
 		return fmt.Sprintf("%s belongs at the top of the file, before the first [table] header", key)
@@ -570,6 +591,9 @@ func closestName(key string, names []string) string {
 		if d := editDistance(key, name); d <= limit && d < bestDistance {
 			best, bestDistance = name, d
 		}
+		if best == "" && min(len(key), len(name)) >= 3 && (strings.HasPrefix(key, name) || strings.HasPrefix(name, key)) {
+			best = name
+		}
 	}
 	return best
 }
@@ -613,7 +637,7 @@ func parseError(file, text string, err error) *Error {
 	lineText := lineAt(text, pe.Position.Line)
 
 	// NOTE: BurntSushi/toml v1.6.0 gives its error kinds unexported types,
-	// so the kind is told apart by the message text.
+	// so the switch matches the message text to find the kind.
 	switch msg := pe.Message; {
 	case strings.HasPrefix(msg, "invalid escape in string"):
 		offset, escape := invalidEscape(text, pe.Position.Start, pe.Position.Start+pe.Position.Len+1)

@@ -6,7 +6,7 @@
 // accepts TOML 1.1 (multi-line inline tables, \e and \x escapes, times
 // without seconds), so the loader rejects those constructs itself. An
 // unknown key, a value of the wrong type, an unquoted date where text is
-// expected, and every semantic problem are errors that name the file, the
+// expected, and every semantic problem are errors. Each names the file, the
 // line where known, the key and what to do, and Load returns all of them at
 // once.
 //

@@ -22,9 +22,9 @@ type Error struct {
 	// "headers[2].name". Entries of an array of tables count from 1, in the
 	// order of the file. Key is empty for a problem with the whole file.
 	Key string
-	// Message says what is wrong and names the key.
+	// Message describes what is wrong and names the key.
 	Message string
-	// Remedy says what to do; it may be empty.
+	// Remedy is what to do about it; it may be empty.
 	Remedy string
 	// Err is the underlying error, if any.
 	Err error

@@ -52,7 +52,7 @@ func (l *loader) load(path string) (*Config, error) {
 		}
 
 		line, _ := appState.src.position("name")
-		if first, taken := owners[app.Name]; taken {
+		if first, exists := owners[app.Name]; exists {
 			where := first.app.File
 			if first.line > 0 {
 				where += ":" + strconv.Itoa(first.line)
@@ -244,9 +244,9 @@ func (st *fileState) checkAtLeastOne(key string, n int) {
 	}
 }
 
-func (st *fileState) checkName(key, value, what string) {
+func (st *fileState) checkName(key, value, hint string) {
 	if value == "" || strings.ContainsAny(value, " \t\r\n") {
-		st.add(key, fmt.Sprintf("%s %q is not valid", key, value), "write "+what, nil)
+		st.add(key, fmt.Sprintf("%s %q is not valid", key, value), "write "+hint, nil)
 	}
 }
 

@@ -20,7 +20,7 @@ const privateText = "(private)"
 // "(redacted)". For a private application, the URL path and query, header
 // values, parameter values and the body are replaced by "(private)".
 //
-// Each file's part is valid TOML on its own; the whole text is meant to be
+// Each file's part is valid TOML on its own. The whole text is meant to be
 // read, not loaded, because every application has its own top-level keys.
 func Redacted(c *Config) string {
 	if c == nil {

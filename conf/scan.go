@@ -16,7 +16,7 @@ type source struct {
 	keys map[string]keyPos
 }
 
-// keyPos is where a key, a table header or an array element is written.
+// keyPos is the position of a key, a table header or an array element.
 type keyPos struct {
 	line, col int
 	// value is the byte offset where the value starts, or -1 for a table
@@ -37,7 +37,8 @@ type newerSyntax struct {
 }
 
 // position returns the line and column of the key path, or of the nearest
-// enclosing table or array entry that has one; zeros when none is known.
+// enclosing table or array entry that has one. It returns zeros when no
+// position is known.
 func (s *source) position(path string) (line, col int) {
 	for path != "" {
 		if p, ok := s.keys[path]; ok {
@@ -142,8 +143,9 @@ func bareValueEnd(text string, i int) int {
 }
 
 // scanner walks TOML text that BurntSushi/toml has already parsed without
-// error, so it can trust the syntax. It never panics and always advances,
-// even when that trust is misplaced.
+// error, so it can trust the syntax. Every loop step consumes at least one
+// byte, so the scan ends on any text; FuzzScanSource checks that it does
+// not panic.
 type scanner struct {
 	text      string
 	i         int
@@ -299,8 +301,13 @@ func (s *scanner) keyParts() []string {
 func (s *scanner) keyValue(prefix string) {
 	line, col := s.line, s.column(s.i)
 	path := prefix
-	for _, part := range s.keyParts() {
+	parts := s.keyParts()
+	for n, part := range parts {
 		path = joinKey(path, part)
+		if n < len(parts)-1 {
+			// A dotted key also defines its parent tables here.
+			s.record(path, line, col, -1)
+		}
 	}
 	s.skipBlanks()
 	if !s.peek("=") {
@@ -418,7 +425,7 @@ func isHex(c byte) bool {
 	return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-// literalString skips a '...' or '''...''' string.
+// literalString skips a literal string, with one or three single quotes.
 func (s *scanner) literalString(multiline bool) {
 	if multiline {
 		s.i += 3

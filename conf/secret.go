@@ -17,9 +17,9 @@ const redactedText = "(redacted)"
 // file holds one line; a larger one is a wrong path.
 const maxSecretFileSize = 64 << 10
 
-// loader is how the loader reaches the environment and the files a
-// configuration names (secrets, TLS files, a local WSDL). Tests and the fuzz
-// test replace it to keep generated input away from the host's files.
+// loader is the access to the environment and to the files a
+// configuration names (secrets, TLS files, a local WSDL). The fuzz test
+// replaces it to keep generated input away from the host's files.
 type loader struct {
 	lookupEnv func(string) (string, bool)
 	stat      func(string) (fs.FileInfo, error)
@@ -243,6 +243,22 @@ func (h Header) IsSecret() bool {
 		}
 	}
 	return false
+}
+
+// String prints the application with the password of its URL, its
+// signing secret and its secret header values redacted.
+func (a App) String() string {
+	type redactedApp App
+	a.URL = redactUserinfo(a.URL)
+	return fmt.Sprintf("%+v", redactedApp(a))
+}
+
+// GoString prints the application in Go syntax with the same redactions as
+// String.
+func (a App) GoString() string {
+	type redactedApp App
+	a.URL = redactUserinfo(a.URL)
+	return fmt.Sprintf("%#v", redactedApp(a))
 }
 
 // String summarizes the configuration without any secret: the main file
