@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/postcall/postcall/daemon"
+	"github.com/postcall/postcall/delivery"
+	"github.com/postcall/postcall/soap"
+)
+
+// defaultBuild returns the build options of the one-shot commands, with a
+// SOAP sender that finds clients in the applications it is given.
+func defaultBuild() daemon.BuildOptions {
+	return daemon.BuildOptions{Logger: quietLogger()}
+}
+
+func runSend(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("send", "postcall send [-config FILE] [-app NAME] -event FILE [-show-private]",
+		"Deliver the request of a captured call once, as the daemon would, and print the request and\n"+
+			"the outcome: the \"test this webservice\" button. Nothing is spooled and nothing is retried.\n"+
+			"Exits 0 when the webservice accepted the request.", stderr)
+	configPath := fs.String("config", defaultConfig, "main configuration `file`")
+	appName := fs.String("app", "", "application `name` (default: the one the call names)")
+	eventFile := fs.String("event", "", "captured event `file` (required)")
+	showPrivate := fs.Bool("show-private", false, "show the data of a private application")
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	if *eventFile == "" {
+		fmt.Fprintln(stderr, "postcall send: -event FILE is required")
+		return 2
+	}
+
+	var apps *daemon.Apps
+	opts := defaultBuild()
+	opts.SOAPSender = soap.NewSender(soap.Options{
+		Clients: func(name string) *soap.Client { return apps.SOAP[name] },
+		Logger:  opts.Logger,
+	})
+	call, err := loadCapturedCall(*configPath, *appName, *eventFile, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "postcall send: %v\n", err)
+		return 1
+	}
+	apps = call.apps
+
+	ctx := context.Background()
+	if req, err := call.wireRequest(ctx); err == nil {
+		writeMissing(stdout, call.job)
+		writeRequest(stdout, req, call.app.Private, *showPrivate)
+		fmt.Fprintln(stdout)
+	}
+	out := call.apps.Policies[call.app.Name].Sender.Send(ctx, call.job)
+	fmt.Fprintf(stdout, "outcome: %s", out.Class)
+	if out.Status != 0 {
+		fmt.Fprintf(stdout, ", HTTP %d", out.Status)
+	}
+	fmt.Fprintf(stdout, ", %d ms\n", out.Duration.Milliseconds())
+	if out.Err != nil {
+		fmt.Fprintf(stdout, "error: %v\n", out.Err)
+	}
+	if out.RetryAfter > 0 {
+		fmt.Fprintf(stdout, "the webservice asked to retry after %s\n", out.RetryAfter)
+	}
+	if out.Class != delivery.Delivered {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,126 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/postcall/postcall/conf"
+	"github.com/postcall/postcall/delivery"
+	"github.com/postcall/postcall/esl"
+	"github.com/postcall/postcall/hooks"
+)
+
+// HooksConfig returns the call-model settings of cfg, without applications.
+func HooksConfig(cfg *conf.Config) *hooks.Config {
+	v := cfg.Main.Variables
+	return &hooks.Config{
+		AppVar:       v.App,
+		Prefix:       v.Prefix,
+		ExitVar:      v.Exit,
+		ExitSubclass: cfg.Main.FreeSWITCH.ExitSubclass,
+		ExitGrace:    v.ExitGrace.D(),
+	}
+}
+
+// CallEvents picks the hangup and the exit event out of a captured event
+// stream: the first CHANNEL_HANGUP_COMPLETE and the first CUSTOM event with
+// the exit subclass. Either may be nil, not both.
+func CallEvents(cfg *conf.Config, events []esl.Event) (hangup, exit *esl.Event, err error) {
+	for i := range events {
+		ev := &events[i]
+		switch {
+		case ev.Name() == "CHANNEL_HANGUP_COMPLETE" && hangup == nil:
+			hangup = ev
+		case ev.Name() == "CUSTOM" && ev.Subclass() == cfg.Main.FreeSWITCH.ExitSubclass && exit == nil:
+			exit = ev
+		}
+	}
+	if hangup == nil && exit == nil {
+		return nil, nil, fmt.Errorf("no CHANNEL_HANGUP_COMPLETE and no CUSTOM %s event found among %d events",
+			cfg.Main.FreeSWITCH.ExitSubclass, len(events))
+	}
+	return hangup, exit, nil
+}
+
+// AppOf returns the application a captured call names with the application
+// variable, or "" when it names none.
+func AppOf(cfg *conf.Config, hangup, exit *esl.Event) string {
+	name := cfg.Main.Variables.App
+	if exit != nil {
+		if v := exit.Get(name); v != "" {
+			return v
+		}
+		if v := exit.Get("variable_" + name); v != "" {
+			return v
+		}
+	}
+	if hangup != nil {
+		return hangup.Get("variable_" + name)
+	}
+	return ""
+}
+
+// RenderJob builds the job that the daemon would spool for a captured call
+// of the application app, exactly as the call model does.
+func RenderJob(cfg *conf.Config, apps *Apps, app string, hangup, exit *esl.Event) (*delivery.Job, error) {
+	ha, ok := apps.Hooks[app]
+	if !ok {
+		return nil, fmt.Errorf("no application %q is configured", app)
+	}
+	hc := HooksConfig(cfg)
+	termination := hooks.Termination(hc, hangup, exit)
+	vars := hooks.Variables(hc, ha, hangup, exit, termination)
+	job, err := ha.Build(vars)
+	if err != nil {
+		return nil, err
+	}
+	first := hangup
+	if first == nil {
+		first = exit
+	}
+	job.App = app
+	job.CallID = first.Get("Unique-ID")
+	job.CoreUUID = first.Get("Core-UUID")
+	job.Key = hooks.Key(job.CoreUUID, job.CallID)
+	job.Termination = termination
+	job.CreatedAt = time.Now().UTC()
+	job.State = delivery.StatePending
+	return job, nil
+}
+
+// WireRequest returns the HTTP request one attempt of job sends, with the
+// headers the senders add (idempotency key, User-Agent, Content-Length).
+// For a SOAP job it reads the application's WSDL to build the envelope.
+// Signature headers are not shown, because they change with every attempt.
+func WireRequest(ctx context.Context, cfg *conf.Config, apps *Apps, job *delivery.Job, userAgent string) (*delivery.Request, error) {
+	var req delivery.Request
+	switch job.Kind {
+	case delivery.KindREST:
+		req = *job.Request
+	case delivery.KindSOAP:
+		client, ok := apps.SOAP[job.App]
+		if !ok {
+			return nil, fmt.Errorf("no SOAP application %q is configured", job.App)
+		}
+		svc, err := client.Service(ctx)
+		if err != nil {
+			return nil, err
+		}
+		built, err := svc.Build(client.Method(), client.Version(), job.SOAP.Params)
+		if err != nil {
+			return nil, err
+		}
+		req = *built
+	default:
+		return nil, fmt.Errorf("job kind %q is not valid", job.Kind)
+	}
+	req.Header = append(append([]delivery.Field(nil), req.Header...),
+		delivery.Field{Name: cfg.Main.Delivery.IdempotencyHeader, Value: job.Key},
+		delivery.Field{Name: "User-Agent", Value: userAgent})
+	if len(req.Body) > 0 {
+		req.Header = append(req.Header, delivery.Field{Name: "Content-Length", Value: strconv.Itoa(len(req.Body))})
+	}
+	return &req, nil
+}
