@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"runtime/debug"
 	"time"
 )
 
@@ -47,7 +46,6 @@ func Defaults() Main {
 				MaxAge:        Duration(24 * time.Hour),
 				MaxRetryAfter: Duration(time.Hour),
 			},
-			UserAgent: "postcall/" + moduleVersion(),
 		},
 		Admin: Admin{
 			Listen: "127.0.0.1:9466",
@@ -57,15 +55,4 @@ func Defaults() Main {
 			Format: "text",
 		},
 	}
-}
-
-// moduleVersion returns the version of the postcall module that the
-// running binary was built from, or "dev" for a build from a work tree
-// without a version.
-func moduleVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok || info.Main.Version == "" || info.Main.Version == "(devel)" {
-		return "dev"
-	}
-	return info.Main.Version
 }

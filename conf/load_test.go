@@ -860,9 +860,6 @@ func TestDefaultsAreValid(t *testing.T) {
 	if len(st.errs) > 0 {
 		t.Errorf("Defaults() is not valid:\n%v", st.errs)
 	}
-	if !strings.HasPrefix(m.Delivery.UserAgent, "postcall/") {
-		t.Errorf("UserAgent = %q, want postcall/VERSION", m.Delivery.UserAgent)
-	}
 }
 
 func TestParamsKeepOrderAndDuplicates(t *testing.T) {

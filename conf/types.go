@@ -106,7 +106,8 @@ type Delivery struct {
 	// MaxResponseBytes bounds how much of a response is read. Default 64 KiB.
 	MaxResponseBytes Size  `toml:"max_response_bytes"`
 	Retry            Retry `toml:"retry"`
-	// UserAgent is sent with every request. Default postcall/VERSION.
+	// UserAgent is sent with every request. Empty, the default, means
+	// postcall/VERSION with the version of the running binary.
 	UserAgent string `toml:"user_agent"`
 }
 
