@@ -22,6 +22,16 @@ var ErrInvalidEvent = errors.New("esl: invalid event body")
 // "_body" member becomes Event.Body (the first one, if it repeats). Invalid
 // UTF-8 becomes U+FFFD, one per invalid byte.
 func DecodeJSON(body []byte) (Event, error) {
+	if ev, ok := decodeFlatJSON(body); ok {
+		return ev, nil
+	}
+	return decodeJSONTokens(body)
+}
+
+// decodeJSONTokens is the general form of DecodeJSON, built on the token
+// stream of encoding/json. It handles every valid input and reports every
+// invalid one.
+func decodeJSONTokens(body []byte) (Event, error) {
 	d := jsonDecoder{body: body, dec: json.NewDecoder(bytes.NewReader(body))}
 	d.dec.UseNumber()
 
