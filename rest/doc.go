@@ -21,6 +21,18 @@
 // the Authorization, Proxy-Authorization and Cookie headers and the
 // headers configured from a secret are not sent on.
 //
+// Choices beyond the request types:
+//
+//   - A 2xx whose body cannot be read within the timeout is retryable,
+//     because the server may not have finished its work. The idempotency
+//     key lets it drop the repeat.
+//   - A 307 or 308 that is not followed is permanent, like every redirect
+//     that is not followed: retrying gets the same redirect.
+//   - A failed TLS certificate check is retryable, like other connection
+//     errors, because a server's certificate is usually fixed on its side.
+//   - The Content-Type and Host headers must be fixed text, because the
+//     Content-Type picks the body escaping and the Host the destination.
+//
 // The package must never let a private application's path, query, header
 // values, parameters, body or response reach an error, a log entry or an
 // outcome. Only the application, call id, method, scheme://host:port,

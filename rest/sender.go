@@ -296,6 +296,9 @@ func (x *exchange) check() error {
 		if !validHeaderValue(f.Value) {
 			return fmt.Errorf("%s %s: header %q has a value with control characters, which net/http rejects", x.method, x.shown(target), f.Name)
 		}
+		if strings.EqualFold(f.Name, "Host") && !validHost(f.Value) {
+			return fmt.Errorf("%s %s: invalid Host header value: write host or host:port", x.method, x.shown(target))
+		}
 	}
 	return nil
 }

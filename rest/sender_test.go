@@ -264,6 +264,7 @@ func TestSendRejectsBadJob(t *testing.T) {
 		{"ftp URL", &delivery.Request{Method: "POST", URL: "ftp://127.0.0.1/x"}, "invalid URL"},
 		{"bad method", &delivery.Request{Method: "PO ST", URL: srv.URL}, "invalid HTTP method"},
 		{"bad header name", &delivery.Request{Method: "POST", URL: srv.URL, Header: []delivery.Field{{Name: "X Bad", Value: "1"}}}, "invalid header name"},
+		{"invalid Host", &delivery.Request{Method: "POST", URL: srv.URL, Header: []delivery.Field{{Name: "Host", Value: "a b"}}}, "invalid Host header"},
 		{"header value with CR LF", &delivery.Request{Method: "POST", URL: srv.URL, Header: []delivery.Field{{Name: "X-Caller", Value: "a\r\nX-Injected: yes"}}}, "control characters"},
 	}
 	for _, tc := range tests {
@@ -504,5 +505,19 @@ func TestPrivateJobRedacted(t *testing.T) {
 	wantOutcome(t, out, delivery.Retryable, 502)
 	if strings.Contains(out.Err.Error(), "secret") {
 		t.Errorf("error %q of a private job shows its path or response", out.Err)
+	}
+}
+
+func TestHostHeaderOverride(t *testing.T) {
+	srv, rec := newServer(t, nil)
+	tmpl := newTestTemplate(t, &conf.App{
+		RequestType: "GET",
+		URL:         srv.URL + "/hook",
+		Headers:     []conf.Header{{Name: "Host", Value: "crm.example.com"}},
+	})
+	out := send(newTestSender(t, Options{}), newJob(t, tmpl, nil))
+	wantOutcome(t, out, delivery.Delivered, http.StatusOK)
+	if got := rec.only(t).Host; got != "crm.example.com" {
+		t.Errorf("server saw Host %q, want crm.example.com", got)
 	}
 }

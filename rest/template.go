@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/postcall/postcall/conf"
@@ -152,6 +153,9 @@ func (t *Template) compileHeaders(headers []conf.Header) error {
 		fixedOnly := strings.EqualFold(h.Name, contentTypeHeader) || strings.EqualFold(h.Name, "Host")
 		if fixedOnly && value.HasPlaceholders() {
 			return fmt.Errorf("%s: key headers: header %q may not contain a placeholder: write a fixed value", t.location, h.Name)
+		}
+		if strings.EqualFold(h.Name, "Host") && !validHost(h.Value) {
+			return fmt.Errorf("%s: key headers: invalid Host value %q: write host or host:port", t.location, h.Value)
 		}
 		if strings.EqualFold(h.Name, contentTypeHeader) {
 			if contentType != "" {
@@ -376,6 +380,13 @@ func isToken(name string) bool {
 		}
 	}
 	return true
+}
+
+// validHost reports whether value is a host or host:port that net/http
+// accepts as a Host header.
+func validHost(value string) bool {
+	u, err := url.Parse("http://" + value + "/")
+	return err == nil && value != "" && u.Host == value && u.User == nil
 }
 
 // validHeaderValue applies the rule net/http uses before it sends a header

@@ -28,6 +28,7 @@ func TestNewTemplateErrors(t *testing.T) {
 		{"unclosed placeholder in header", conf.App{RequestType: "GET", URL: "https://crm.example.com/x", Headers: []conf.Header{{Name: "X-Caller", Value: "{{caller"}}}, `header "X-Caller": line 1, column 1: unclosed placeholder`},
 		{"placeholder in Content-Type", conf.App{RequestType: "PUT", URL: "https://crm.example.com/x", Headers: []conf.Header{{Name: "Content-Type", Value: "{{type}}"}}}, "may not contain a placeholder"},
 		{"placeholder in Host", conf.App{RequestType: "GET", URL: "https://crm.example.com/x", Headers: []conf.Header{{Name: "Host", Value: "{{host}}"}}}, "may not contain a placeholder"},
+		{"invalid Host", conf.App{RequestType: "GET", URL: "https://crm.example.com/x", Headers: []conf.Header{{Name: "Host", Value: "crm example/x"}}}, "invalid Host value"},
 		{"two Content-Types", conf.App{RequestType: "PUT", URL: "https://crm.example.com/x", Headers: []conf.Header{{Name: "Content-Type", Value: "text/plain"}, {Name: "content-type", Value: "text/xml"}}}, "is set twice"},
 		{"JSON Content-Type on a form POST", conf.App{RequestType: "POST", URL: "https://crm.example.com/x", Headers: []conf.Header{{Name: "Content-Type", Value: "application/json"}}}, "does not fit request type POST"},
 		{"body on GET", conf.App{RequestType: "GET", URL: "https://crm.example.com/x", Body: "x"}, "key body: request type GET sends no raw body"},
