@@ -500,9 +500,8 @@ func (x *exchange) logOutcome(out delivery.Outcome) {
 	fields := logrus.Fields{
 		"app":     x.job.App,
 		"call_id": x.job.CallID,
-		// NOTE: this takes job.Attempts to count the attempts finished
-		// before this one, so the spool must increment it after Send.
-		"attempt":     x.job.Attempts + 1,
+		// The spool counts this attempt in job.Attempts before Send.
+		"attempt":     x.job.Attempts,
 		"method":      x.method,
 		"status":      out.Status,
 		"duration_ms": out.Duration.Milliseconds(),
