@@ -93,9 +93,9 @@ func NewClient(opts ClientOptions) *Client {
 	return c
 }
 
-// withoutRedirects returns a copy of client that hands 3xx answers back
-// instead of following them: a redirected POST would turn into a GET
-// without a body and look delivered.
+// withoutRedirects returns a copy of client that returns 3xx responses
+// instead of following them, because a redirected POST would turn into a
+// GET without a body and look delivered.
 func withoutRedirects(client *http.Client) *http.Client {
 	c := *client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -117,8 +117,8 @@ func (c *Client) Version() string {
 // read. The request can be tried again after RetryAt, when the next read
 // is allowed.
 type UnavailableError struct {
-	// Location is where the WSDL was read from, or only its host for a
-	// private application.
+	// Location is the URL or path the WSDL was read from, or only its host
+	// for a private application.
 	Location string
 	RetryAt  time.Time
 	Err      error
@@ -276,7 +276,7 @@ func (c *Client) privateErr(err error) error {
 	msg := "read failed"
 	switch {
 	case errors.As(err, &le) && le.Status != 0:
-		msg = fmt.Sprintf("server answered with status %d", le.Status)
+		msg = fmt.Sprintf("server responded with status %d", le.Status)
 	case errors.Is(err, context.DeadlineExceeded):
 		msg = "read timed out"
 	case errors.Is(err, context.Canceled):

@@ -10,8 +10,8 @@
 // parameters. A nested member is addressed by a dotted parameter name
 // ("routing.queue").
 //
-// The package never keeps mutable state at package level, never follows a
-// redirect for a request, never reads more of a document or reply than its
-// limits allow, and never writes a private application's envelope, values
-// or reply into a log line or an error.
+// The package keeps no mutable state at package level. It never follows a
+// redirect for a request, and it never reads more of a document or reply
+// than its limits allow. It never writes a private application's envelope,
+// values or reply into a log line or an error.
 package soap

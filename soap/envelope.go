@@ -31,7 +31,7 @@ const maxListedNames = 40
 // params: the POST to the port address bound for that version, its
 // Content-Type (and SOAPAction for 1.1) header, and the envelope.
 //
-// A parameter names an element of the input by its local name; a nested
+// A parameter names an element of the input by its local name. A nested
 // element is named by the path of local names joined with dots, such as
 // "routing.queue". The body lists elements in schema order whatever the
 // order of params, leaves out optional elements with no parameter or an

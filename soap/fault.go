@@ -95,9 +95,9 @@ func (f *Fault) redact() *Fault {
 var errNotEnvelope = errors.New("not a SOAP envelope")
 
 // parseReply reads a SOAP reply (UTF-8) and returns the fault in its Body,
-// or nil when the Body holds anything else. truncated says that body is
-// only the start of the reply: a reply cut after the Body's first child
-// started still counts as an envelope. An error wraps errNotEnvelope.
+// or nil when the Body contains anything else. When truncated is set, body
+// is only the start of the reply, and a reply cut after the Body's first
+// child started still counts as an envelope. An error wraps errNotEnvelope.
 func parseReply(body []byte, truncated bool) (*Fault, error) {
 	d := &scopedDecoder{d: newDecoder(body), src: body}
 	root, err := d.nextStart()

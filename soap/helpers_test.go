@@ -139,7 +139,7 @@ func rawResponse(m httpMessage) []byte {
 }
 
 // rawServer is a loopback HTTP/1.1 server that records each request with
-// its header names as sent and answers with fixed bytes, so a test can
+// its header names as sent and responds with fixed bytes, so a test can
 // send a status line with any reason phrase.
 type rawServer struct {
 	URL      string

@@ -134,7 +134,7 @@ func startInteropServer(t *testing.T, node string) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}
-	waitFor(t, "the interop server to answer", 30*time.Second, ready)
+	waitFor(t, "the interop server to respond", 30*time.Second, ready)
 	return base
 }
 

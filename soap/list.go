@@ -8,9 +8,9 @@ import (
 )
 
 // WriteOperations prints the operations of s for an operator choosing a
-// method: each with the SOAP versions it is bound to, the action and
-// address per version, and its input elements in schema order under the
-// parameter names that address them, with their types and whether they
+// method. Each comes with the SOAP versions it is bound to and the action
+// and address per version. Its input elements follow in schema order, under
+// the parameter names that address them, with their types and whether they
 // are optional or may repeat.
 func WriteOperations(w io.Writer, s *Service) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -56,7 +56,7 @@ func (o LoadOptions) withDefaults() LoadOptions {
 type LoadError struct {
 	// Location is the URL or file path of the document that failed.
 	Location string
-	// Status is the HTTP status of a non-2xx answer, else 0.
+	// Status is the HTTP status of a non-2xx response, else 0.
 	Status int
 	Err    error
 }
@@ -288,7 +288,7 @@ func (l *loader) fetch(ctx context.Context, u *url.URL) ([]byte, string, error) 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return nil, "", &LoadError{Location: u.String(), Status: resp.StatusCode,
-			Err: fmt.Errorf("server answered with status %s", resp.Status)}
+			Err: fmt.Errorf("server responded with status %s", resp.Status)}
 	}
 	raw, err := readCapped(resp.Body, l.opts.MaxBytes)
 	if err != nil {

@@ -35,7 +35,7 @@ const (
 	defaultSimpleType = "anyType"
 )
 
-// schemaContext is what a definition needs from the schema that holds it.
+// schemaContext is the part of a schema that its definitions depend on.
 type schemaContext struct {
 	tns       string
 	qualified bool // elementFormDefault="qualified"

@@ -54,7 +54,7 @@ type Options struct {
 	IdempotencyHeader string
 	// UserAgent is sent with every request. Default "postcall".
 	UserAgent string
-	// MaxRetryAfter caps the delay a Retry-After header asks for.
+	// MaxRetryAfter caps the delay a Retry-After header requests.
 	// Default 1h.
 	MaxRetryAfter time.Duration
 	// Logger receives one entry per attempt (debug), and warnings for
@@ -218,7 +218,7 @@ func readBody(r io.Reader, limit int64) ([]byte, bool, error) {
 }
 
 // classify turns a reply into an outcome. A Fault in the body decides
-// before the status does; then 2xx with a SOAP envelope (or an empty body)
+// before the status does. Then 2xx with a SOAP envelope (or an empty body)
 // is delivered, and anything that is not SOAP is an error.
 func (s *Sender) classify(resp *http.Response, body []byte, truncated, private bool) (delivery.Outcome, string) {
 	out := delivery.Outcome{Status: resp.StatusCode}
@@ -255,8 +255,8 @@ func (s *Sender) classify(resp *http.Response, body []byte, truncated, private b
 		nonSOAP.Snippet, nonSOAP.Truncated = snippet(body, truncated)
 	}
 	if ok {
-		// The server took the request but did not answer in SOAP, so
-		// whether the call was logged is unknown: retrying keeps the
+		// The server took the request but did not respond in SOAP, so
+		// whether the call was logged is unknown. Retrying keeps the
 		// at-least-once promise, and the idempotency key lets the server
 		// drop a repeat.
 		out.Class, out.Err = delivery.Retryable, nonSOAP
@@ -310,7 +310,7 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("webservice answered with status %d without a SOAP fault: reason phrase %q", e.Status, e.Reason)
+	return fmt.Sprintf("webservice responded with status %d without a SOAP fault: reason phrase %q", e.Status, e.Reason)
 }
 
 // NonSOAPError reports a reply that is not a SOAP envelope: an HTML error

@@ -21,8 +21,8 @@ func calllogParams() []delivery.Field {
 	return fields("CallId", "a1a1a1a1-0000-4000-8000-000000000099", "Ani", "1555010099", "Dnis", "5000", "Duration", "42")
 }
 
-// sendCase posts a job to a raw server answering with the .http file
-// name and returns the outcome, the server and the log.
+// sendCase posts a job to a raw server that responds with response, a
+// raw HTTP message, and returns the outcome, the server and the log.
 func sendCase(t *testing.T, wsdl, version string, params []delivery.Field, response []byte, private bool) (delivery.Outcome, *rawServer, *safeBuffer) {
 	t.Helper()
 	srv := newRawServer(t, rawResponse(parseHTTPFile(t, response)))
@@ -607,8 +607,8 @@ func TestClientRefreshKeepsServiceOnFailure(t *testing.T) {
 	}
 }
 
-// TestClientsInParallel runs two services at once, so -race sees any
-// shared state between them.
+// TestClientsInParallel runs two services at once, so that the race
+// detector reports any state they share.
 func TestClientsInParallel(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)

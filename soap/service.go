@@ -39,9 +39,9 @@ type Operation struct {
 	// Input lists the members of Element in schema order.
 	Input []Element
 
-	// inputErr says why the input could not be read from the schema.
+	// inputErr is the reason the input could not be read from the schema.
 	inputErr error
-	// unsupported says, per version, why that binding cannot be called.
+	// unsupported maps a version to the reason its binding cannot be called.
 	unsupported map[string]error
 }
 
@@ -158,10 +158,10 @@ func quoteJoin(items []string, sep string) string {
 }
 
 // Check reports whether parameters called paramNames can call method over
-// SOAP version: the method exists and has a binding for the version, every
-// name addresses an element of the input (a nested element by a dotted
-// path such as "routing.queue"), and every required element has a
-// parameter. An empty version means "1.1". All problems with the
+// SOAP version. The method must exist and have a binding for the version.
+// Every name must address an element of the input, a nested element by a
+// dotted path such as "routing.queue", and every required element must
+// have a parameter. An empty version means "1.1". All problems with the
 // parameters are joined in the error, each naming its fix.
 func (s *Service) Check(method, version string, paramNames []string) error {
 	op, _, err := s.lookup(method, version)

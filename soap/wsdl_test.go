@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -252,9 +253,19 @@ func writeTree(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// TestLoadImports reads importTree from files and over HTTP, then checks
+// the limits of a load.
 func TestLoadImports(t *testing.T) {
 	dir := writeTree(t, importTree)
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	var mu sync.Mutex
+	fetched := map[string]int{}
+	files := http.FileServer(http.Dir(dir))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetched[r.URL.Path]++
+		mu.Unlock()
+		files.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 	fileURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(dir, "service.wsdl"))}).String()
 
@@ -292,11 +303,26 @@ func TestLoadImports(t *testing.T) {
 			}
 		})
 	}
+
+	// The tree has two import cycles; each document must be read once.
+	mu.Lock()
+	for path := range importTree {
+		if n := fetched["/"+path]; n != 1 {
+			t.Errorf("%s fetched %d times over HTTP, want once", path, n)
+		}
+	}
+	if len(fetched) != len(importTree) {
+		t.Errorf("fetched %v, want exactly the %d documents of the tree", fetched, len(importTree))
+	}
+	mu.Unlock()
+
+	t.Run("limits", func(t *testing.T) { checkLoadLimits(t, filepath.Join(dir, "service.wsdl")) })
 }
 
-func TestLoadLimits(t *testing.T) {
-	dir := writeTree(t, importTree)
-	root := filepath.Join(dir, "service.wsdl")
+// checkLoadLimits checks the errors of loads that exceed a limit or fail,
+// with root the service.wsdl of importTree.
+func checkLoadLimits(t *testing.T, root string) {
+	dir := filepath.Dir(root)
 
 	t.Run("size cap", func(t *testing.T) {
 		_, err := Load(t.Context(), root, LoadOptions{MaxBytes: 512})
