@@ -409,9 +409,11 @@ func retryAfter(value string, limit time.Duration, now time.Time) time.Duration 
 // rejected media type, which an operator has to act on.
 func (s *Sender) log(j *delivery.Job, out delivery.Outcome, detail string) {
 	entry := s.opts.Logger.WithFields(logrus.Fields{
-		"app":         j.App,
-		"call_id":     j.CallID,
-		"attempt":     j.Attempts + 1,
+		"app":     j.App,
+		"call_id": j.CallID,
+		// The spool counts this attempt in j.Attempts before Send. A job
+		// sent without the spool has 0 there and is numbered 1.
+		"attempt":     max(j.Attempts, 1),
 		"status":      out.Status,
 		"duration_ms": out.Duration.Milliseconds(),
 	})
