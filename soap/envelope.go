@@ -135,6 +135,8 @@ func bindParams(op *Operation, params []fieldValue) (*bound, error) {
 			}
 			b = next
 		}
+		// TODO: a repeated complex element gets one occurrence, because a
+		// dotted name cannot say which occurrence a member belongs to.
 		if len(el.Children) > 0 {
 			errs = append(errs, fmt.Errorf("parameter %q names the complex element %s: name its members instead, such as %q",
 				p.name, el.Name, p.name+"."+el.Children[0].Name))

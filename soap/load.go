@@ -374,6 +374,8 @@ func importsOf(doc *document) ([]source, error) {
 			case c.is(nsXSD, "import"):
 				err = add(c.attr("schemaLocation"), "")
 			case c.is(nsXSD, "include"), c.is(nsXSD, "redefine"):
+				// NOTE: a redefined schema is read as if included, so the
+				// redefinitions inside xsd:redefine are not applied.
 				err = add(c.attr("schemaLocation"), tns)
 			}
 			if err != nil {

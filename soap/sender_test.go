@@ -90,6 +90,9 @@ func TestCase21SOAP11Fault500(t *testing.T) {
 			if e["level"] != "warning" || e["app"] != "calllog" || e["status"] != float64(500) {
 				t.Errorf("log entry %v lacks level warning, app or status", e)
 			}
+			if e["attempt"] != float64(1) {
+				t.Errorf("log entry attempt %v, want 1 for a job the spool has not counted", e["attempt"])
+			}
 			if d, _ := e["detail"].(string); !strings.Contains(d, "ACCT-404") {
 				t.Errorf("log entry detail %q lacks the fault detail", d)
 			}
