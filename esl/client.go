@@ -126,7 +126,7 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-// sessionResult is how one connection ended.
+// sessionResult is the outcome of one connection.
 type sessionResult struct {
 	subscribed bool
 	uptime     time.Duration
@@ -239,7 +239,7 @@ func (c *Client) awaitAuthReply(s *session, timeout time.Duration) error {
 		case ContentTypeRudeRejection:
 			return rejection(f)
 		case ContentTypeDisconnectNotice:
-			return fmt.Errorf("esl: FreeSWITCH ended the session before answering auth: %w", ErrDisconnected)
+			return fmt.Errorf("esl: FreeSWITCH ended the session before replying to auth: %w", ErrDisconnected)
 		}
 	}
 }
@@ -389,7 +389,7 @@ func (c *Client) watchdog(s *session) {
 				continue
 			}
 			nextPing = now.Add(interval)
-			// The reply only needs to arrive, so nobody waits for it.
+			// Any reply counts as traffic, so the watchdog does not wait for it.
 			if _, err := s.send("api status"); err != nil {
 				return
 			}

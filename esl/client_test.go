@@ -356,7 +356,7 @@ func TestAuthTimeout(t *testing.T) {
 
 func TestDialTimeout(t *testing.T) {
 	// A dialer that blocks until its context ends emulates an address that
-	// never answers, without sending anything off this host.
+	// never replies, without sending anything off this host.
 	var attempts sync.WaitGroup
 	attempts.Add(2)
 	var once [2]sync.Once
@@ -703,8 +703,8 @@ func TestGapHistoryIsBounded(t *testing.T) {
 	}
 }
 
-// TestCase10SlowConsumer lets 5,000 events arrive while nobody reads
-// Events(): the socket reader must keep draining, so the fake drops
+// TestCase10SlowConsumer lets 5,000 events arrive while the test never
+// reads Events(): the socket reader must keep draining, so the fake drops
 // nothing, and the client counts and names what its own queue dropped.
 func TestCase10SlowConsumer(t *testing.T) {
 	const (

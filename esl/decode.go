@@ -162,8 +162,8 @@ func (d *jsonDecoder) scalarOrRaw() (string, error) {
 
 // DecodePlain decodes the body of a text/event-plain frame: a header block
 // whose values are URL-decoded exactly once (see URLDecode), optionally
-// followed by the event's own body. Names are kept exactly; invalid UTF-8 in
-// a name becomes U+FFFD.
+// followed by the event's own body. Names are kept exactly, except that
+// invalid UTF-8 in a name becomes U+FFFD.
 //
 // When the block has a Content-Length header, the event's body is that many
 // bytes after the blank line. FreeSWITCH may repeat the header (a SIP
@@ -206,12 +206,11 @@ func DecodePlain(body []byte) (Event, error) {
 	return ev, nil
 }
 
-// URLDecode decodes s the way postcall reads plain event values: every %XX
-// with two hex digits becomes that byte, exactly once; a % not followed by
-// two hex digits stays a literal %, because FreeSWITCH leaves such a % as it
-// was; a + stays a + (FreeSWITCH encodes a space as %20). Bytes that are not
-// valid UTF-8 after decoding become U+FFFD, one per byte, so a value is
-// never blanked.
+// URLDecode decodes a plain event value exactly once. Every %XX with two
+// hex digits becomes that byte. A % not followed by two hex digits stays a
+// literal %, because FreeSWITCH sends such a % unencoded. A + stays a +,
+// because FreeSWITCH encodes a space as %20. Bytes that are not valid UTF-8
+// after decoding become U+FFFD, one per byte, so a value is never blanked.
 func URLDecode(s string) string {
 	if !needsDecoding(s) {
 		return validUTF8(s)

@@ -118,8 +118,8 @@ var plainUnsafe = func() (t [256]bool) {
 }()
 
 // URLEncode escapes s the way FreeSWITCH escapes plain event values, except
-// that every % is escaped: FreeSWITCH leaves a % that is followed by two hex
-// digits as it is, which makes such values ambiguous. URLDecode reverses
+// that every % is escaped. FreeSWITCH 1.10.12 leaves a % followed by two
+// uppercase hex digits as it is, which makes such values ambiguous. URLDecode reverses
 // URLEncode exactly for valid UTF-8.
 func URLEncode(s string) string {
 	return string(appendURLEncoded(nil, s))

@@ -54,10 +54,10 @@ func (f *Frame) Get(name string) string {
 // ContentType returns the frame's Content-Type header.
 func (f *Frame) ContentType() string { return f.Get("Content-Type") }
 
-// FrameReader reads frames from a byte stream. It works on any io.Reader
-// (a socket or a capture file) and does not depend on how the bytes are
-// split across reads: a frame is returned as soon as its last byte is read,
-// and no byte of the next frame is needed for that.
+// FrameReader reads frames from a byte stream, a socket or a capture file.
+// The result does not depend on how the bytes are split across reads. A
+// frame is returned as soon as its last byte is read, without waiting for
+// any byte of the next frame.
 type FrameReader struct {
 	br      *bufio.Reader
 	maxSize int
@@ -80,9 +80,9 @@ func NewFrameReader(r io.Reader, maxSize int) *FrameReader {
 // breaks the rules. Blank lines before a header block are skipped.
 //
 // A header line is split at its first ": ", so any name is accepted with its
-// case and punctuation; a line "Name:" gives an empty value. The body length
-// comes from the Content-Length header (exact spelling); a frame without one
-// has no body.
+// case and punctuation. A line "Name:" gives an empty value. The body length
+// comes from the Content-Length header (exact spelling), and a frame without
+// one has no body.
 func (fr *FrameReader) ReadFrame() (Frame, error) {
 	var frame Frame
 	size := 0
@@ -175,10 +175,10 @@ func splitHeaderLine(line []byte) (Header, error) {
 }
 
 // contentLength returns the Content-Length of a header block, or -1 when it
-// has none. The outer frame must not disagree with itself; an inner block
-// (useLast) may repeat the header, and the last value wins because
-// FreeSWITCH's serializer appends its own Content-Length after any copied
-// one.
+// has none. Repeated values in an outer frame must agree. An inner block
+// (useLast) may repeat the header with other values, and then the last one
+// wins, because FreeSWITCH's serializer appends its own Content-Length
+// after any copied one.
 func contentLength(headers []Header, useLast bool) (int, error) {
 	length := -1
 	for _, h := range headers {

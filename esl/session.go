@@ -30,8 +30,8 @@ type reply struct {
 }
 
 // session is one TCP connection to FreeSWITCH. Replies are matched to
-// commands by order: FreeSWITCH answers every command with exactly one
-// command/reply or api/response frame, in the order the commands came.
+// commands by order: FreeSWITCH replies to every command with exactly
+// one command/reply or api/response frame, in the order the commands came.
 type session struct {
 	conn         net.Conn
 	frames       *FrameReader
@@ -43,7 +43,7 @@ type session struct {
 
 	mu      sync.Mutex
 	waiters []chan reply
-	err     error // why the session ended; nil while it is open
+	err     error // the reason the session ended; nil while it is open
 	done    chan struct{}
 }
 
@@ -59,7 +59,7 @@ func newSession(conn net.Conn, cfg *Config, bytesRead *atomic.Uint64) *session {
 }
 
 // activityReader records the time of every read that returned data, so the
-// watchdog sees traffic byte by byte and not only whole frames.
+// watchdog counts traffic byte by byte and not only whole frames.
 type activityReader struct {
 	conn  net.Conn
 	last  *atomic.Int64

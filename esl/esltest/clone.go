@@ -11,18 +11,18 @@ import (
 // Unique-ID.
 func NewUUID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// Clone returns a copy of the template event ev for a new call: every
+// Clone returns a copy of the template event ev for a new call. Every
 // header value equal to the template's Unique-ID (Unique-ID,
-// Channel-Call-UUID, variable_uuid and the like) gets one fresh UUID, and
-// then each override replaces the first header of its name, or is appended
-// when the event has none. Further headers of an overridden name are
-// removed, so the override is the only value.
+// Channel-Call-UUID, variable_uuid and the like) gets one fresh UUID. Then
+// each override replaces the first header of its name, or is appended when
+// the event has none. Further headers of an overridden name are removed, so
+// the override is the only value.
 func Clone(ev esl.Event, overrides ...esl.Header) esl.Event {
 	out := esl.Event{
 		Headers: make([]esl.Header, len(ev.Headers), len(ev.Headers)+len(overrides)),

@@ -31,7 +31,7 @@ const (
 	holdOpen             // stop serving but keep the socket open
 )
 
-// conn is one accepted client. A reader goroutine answers commands and a
+// conn is one accepted client. A reader goroutine replies to commands and a
 // writer goroutine drains the send queue, so replies and events leave in
 // the order they were queued.
 type conn struct {
@@ -121,7 +121,7 @@ func (c *conn) readLoop() {
 	}
 }
 
-// handleLoop answers commands in order, waiting while the connection is
+// handleLoop replies to commands in order, waiting while the connection is
 // stalled.
 func (c *conn) handleLoop(commands <-chan string) {
 	for command := range commands {
@@ -140,7 +140,7 @@ func (c *conn) handleLoop(commands <-chan string) {
 	}
 }
 
-// handle answers one command and reports whether to keep reading.
+// handle replies to one command and reports whether to keep reading.
 func (c *conn) handle(command string) bool {
 	verb, args, _ := strings.Cut(command, " ")
 

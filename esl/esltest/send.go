@@ -92,7 +92,7 @@ func (s *Server) Disconnect() {
 }
 
 // DisconnectHoldOpen sends a disconnect notice to every client but keeps
-// the sockets open, sending and answering nothing more, until Close.
+// the sockets open, sending and replying to nothing more, until Close.
 func (s *Server) DisconnectHoldOpen() {
 	s.endAll(holdOpen)
 }
@@ -140,7 +140,7 @@ func (s *Server) Reset() {
 	}
 }
 
-// Stall makes every open connection stop answering and sending while its
+// Stall makes every open connection stop replying and sending while its
 // socket stays open, until Resume or Close. Connections accepted later are
 // served normally, so a client that reconnects gets a working session.
 func (s *Server) Stall() {

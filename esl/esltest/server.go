@@ -47,7 +47,7 @@ type Options struct {
 	// Password is the Event Socket password the server accepts. Default
 	// ClueCon.
 	Password string
-	// RejectACL makes the server answer every connection with the
+	// RejectACL makes the server greet every connection with the
 	// text/rude-rejection and disconnect-notice frames and close it, as
 	// FreeSWITCH does for an address that apply-inbound-acl does not allow.
 	RejectACL bool
