@@ -91,13 +91,13 @@ func (c *Client) Status() Status {
 // when the Config is invalid or Run was already called. Run may be called
 // only once per Client.
 func (c *Client) Run(ctx context.Context) error {
-	if err := c.cfg.Validate(); err != nil {
-		return err
-	}
 	if !c.started.CompareAndSwap(false, true) {
 		return errors.New("esl: Run called twice on the same Client; create a new Client instead")
 	}
 	defer close(c.events)
+	if err := c.cfg.Validate(); err != nil {
+		return err
+	}
 
 	failures := 0
 	for {
@@ -149,7 +149,10 @@ func (c *Client) runSession(ctx context.Context) sessionResult {
 	defer stop()
 
 	if err := c.authenticate(s); err != nil {
+		// When ctx ended first, the session's cause is errSessionDone and
+		// the read error it provoked is not recorded.
 		s.end(err)
+		err = s.cause()
 		c.recordError(err)
 		return sessionResult{err: err}
 	}
@@ -254,7 +257,7 @@ func authReadError(err error, waitingFor string, timeout time.Duration) error {
 	if errors.As(err, &netErr) && netErr.Timeout() {
 		return fmt.Errorf("esl: authentication timed out after %s waiting for %s: %w", timeout, waitingFor, err)
 	}
-	return fmt.Errorf("esl: authentication failed while waiting for %s: %w", waitingFor, readError(err))
+	return fmt.Errorf("esl: connection lost while waiting for %s: %w", waitingFor, readError(err))
 }
 
 // subscribe sends the event command and waits for its reply.

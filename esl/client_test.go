@@ -83,6 +83,9 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Format") {
 		t.Errorf("Run error = %v, want one naming Format", err)
 	}
+	if _, ok := <-client.Events(); ok {
+		t.Error("event channel is still open after Run returned")
+	}
 }
 
 func TestSubscriptionCommand(t *testing.T) {
