@@ -128,13 +128,22 @@ func (f Filter) match(key, app string, state delivery.State, created time.Time) 
 	return true
 }
 
+// FilterError is returned for a Filter that a store cannot apply.
+type FilterError struct{ msg string }
+
+func (e *FilterError) Error() string { return e.msg }
+
+func filterErrorf(format string, args ...any) error {
+	return &FilterError{msg: fmt.Sprintf(format, args...)}
+}
+
 // validate rejects a filter that no store can apply.
 func (f Filter) validate() error {
 	if f.Limit < 0 {
-		return fmt.Errorf("invalid filter limit %d: use 0 for no limit or a positive number", f.Limit)
+		return filterErrorf("invalid filter limit %d: use 0 for no limit or a positive number", f.Limit)
 	}
 	if f.State != "" && !validState(f.State) {
-		return fmt.Errorf("invalid filter state %q: use pending, delivered or dead", f.State)
+		return filterErrorf("invalid filter state %q: use pending, delivered or dead", f.State)
 	}
 	return nil
 }
@@ -146,7 +155,7 @@ func (f Filter) validateRetry() error {
 		return err
 	}
 	if f.State == delivery.StateDelivered {
-		return errors.New("invalid retry of delivered jobs: only dead and pending jobs can be retried")
+		return filterErrorf("invalid retry of delivered jobs: only dead and pending jobs can be retried")
 	}
 	return nil
 }
