@@ -346,10 +346,17 @@ func mainChanged(a, b *conf.Main) bool {
 		a.Admin != b.Admin || a.Delivery != b.Delivery
 }
 
+// isPrivate reports whether the configured application app is private.
+func (d *Daemon) isPrivate(app string) bool {
+	a := d.cfg.Load().App(app)
+	return a != nil && a.Private
+}
+
 func (d *Daemon) adminHandlers() map[string]http.Handler {
 	return map[string]http.Handler{
 		"/status": http.HandlerFunc(d.serveStatus),
 		"/reload": http.HandlerFunc(d.serveReload),
+		"/spool/": spool.NewHandler(d.store, d.isPrivate),
 	}
 }
 
