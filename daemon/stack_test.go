@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,7 @@ type stackOptions struct {
 	// of replace with its value.
 	apps    map[string]string
 	replace map[string]string
-	// handler answers the receiver's requests after they are recorded.
+	// handler responds to the receiver's requests after they are recorded.
 	// Default: 200 with the body "ok".
 	handler http.HandlerFunc
 
@@ -56,10 +57,12 @@ type stackOptions struct {
 	retryInitial string  // [delivery.retry] initial_delay, default 50ms
 	retryMax     string  // [delivery.retry] max_delay, default 200ms
 	maxAttempts  int     // [delivery.retry] max_attempts, default 3
-	admin        bool    // listen on 127.0.0.1:0 when set, else off
+	admin        bool    // listen on 127.0.0.1 with a port the system picks, else off
 
 	fake  esltest.Options
 	debug bool // log at debug level instead of info
+	// wait bounds each wait on a condition. Default waitLimit.
+	wait time.Duration
 	// noSubscribeWait skips the wait for the daemon's subscription, for
 	// tests in which the daemon never gets that far.
 	noSubscribeWait bool
@@ -91,6 +94,9 @@ func (o *stackOptions) fillDefaults() {
 	}
 	if o.maxAttempts == 0 {
 		o.maxAttempts = 3
+	}
+	if o.wait == 0 {
+		o.wait = waitLimit
 	}
 	if o.handler == nil {
 		o.handler = func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }
@@ -138,6 +144,11 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	if err != nil {
 		t.Fatalf("load the test configuration: %v", err)
 	}
+	if opts.admin {
+		// conf rejects port 0 in [admin] listen, so the file leaves the
+		// listener off and the loaded configuration asks for a free port.
+		cfg.Main.Admin.Listen = "127.0.0.1:0"
+	}
 	logger := logrus.New()
 	logger.SetOutput(s.logs)
 	logger.SetFormatter(&logrus.JSONFormatter{})
@@ -174,10 +185,6 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 // mainTOML returns the main file for the stack's options.
 func (s *stack) mainTOML() string {
 	o := &s.opts
-	listen := ""
-	if o.admin {
-		listen = "127.0.0.1:0"
-	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "apps = [\"apps.d/*.toml\"]\n\n")
 	fmt.Fprintf(&b, "[freeswitch]\naddress = %q\npassword = %q\nevent_format = %q\n", s.fake.Addr(), o.password, o.eventFormat)
@@ -186,7 +193,7 @@ func (s *stack) mainTOML() string {
 	fmt.Fprintf(&b, "[spool]\npath = %q\n\n", filepath.ToSlash(filepath.Join(s.dir, "spool.db")))
 	fmt.Fprintf(&b, "[delivery]\ntimeout = %g\nworkers = %d\nper_app = %d\n\n", o.timeout, o.workers, o.perApp)
 	fmt.Fprintf(&b, "[delivery.retry]\ninitial_delay = %q\nmax_delay = %q\nmax_attempts = %d\n\n", o.retryInitial, o.retryMax, o.maxAttempts)
-	fmt.Fprintf(&b, "[admin]\nlisten = %q\n", listen)
+	fmt.Fprintf(&b, "[admin]\nlisten = \"\"\n")
 	return b.String()
 }
 
@@ -203,16 +210,20 @@ func (s *stack) writeApp(name, text string) {
 	}
 }
 
-// waitSubscribed waits until the fake has a subscribed connection and
-// returns its event command.
+// waitSubscribed waits until the fake has a subscribed connection and the
+// daemon has read the reply to its subscription, and returns the event
+// command. The fake records the command before the daemon reads the
+// reply, so a connection dropped in between was never connected for the
+// daemon.
 func (s *stack) waitSubscribed() string {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.wait)
 	defer cancel()
 	sub, err := s.fake.WaitSubscribed(ctx)
 	if err != nil {
 		s.t.Fatalf("the daemon did not subscribe: %v\nlog:\n%s", err, s.logs.String())
 	}
+	s.waitFor("the daemon to read the subscription reply", func() bool { return s.d.ESLStatus().Connected })
 	return sub
 }
 
@@ -236,38 +247,64 @@ func (s *stack) sendFrame(raw []byte) {
 }
 
 // waitFor polls cond until it returns true, and fails the test with what
-// when waitLimit passes first.
+// and the captured log when the stack's wait limit passes first.
 func (s *stack) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	waitFor(s.t, what, cond, func() string { return s.logs.String() })
+	waitFor(s.t, s.opts.wait, what, cond, func() string { return s.logs.String() })
 }
 
-func waitFor(t *testing.T, what string, cond func() bool, explain func() string) {
+// waitFor polls cond until it returns true, and fails the test with what
+// and the output of explain (when not nil) once limit passes first.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool, explain func() string) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			detail := ""
 			if explain != nil {
-				detail = "\n" + explain()
+				detail = "\nlog:\n" + explain()
 			}
-			t.Fatalf("timed out after %s waiting for %s%s", waitLimit, what, detail)
+			t.Fatalf("timed out after %s waiting for %s%s", limit, what, detail)
 		}
 		time.Sleep(pollInterval)
 	}
 }
 
-// waitSettled waits until the call model has handled at least events
-// events and every job it fired has reached a final state (delivered or
-// dead), so no further request can arrive. It returns the status then.
-func (s *stack) waitSettled(events int) daemon.Status {
+// barrierApp is the application name of barrier events. No stack
+// configures it, so the call model counts each barrier as an unknown
+// application and fires nothing.
+const barrierApp = "test-barrier"
+
+// barrier sends a hangup naming barrierApp after everything sent so far and
+// waits until the call model has counted it. The call model handles events
+// one at a time in wire order, and it counts an event's outcome only at the
+// end of handling it, so every event sent before the barrier is handled by
+// then.
+func (s *stack) barrier() {
 	s.t.Helper()
+	before := s.d.Snapshot().Calls["unknown_apps"]
+	s.send(esl.Event{Headers: []esl.Header{
+		{Name: "Event-Name", Value: "CHANNEL_HANGUP_COMPLETE"},
+		{Name: "Core-UUID", Value: "barrier"},
+		{Name: "Unique-ID", Value: esltest.NewUUID()},
+		{Name: "Call-Direction", Value: "inbound"},
+		{Name: "variable_" + s.opts.appVar, Value: barrierApp},
+	}})
+	s.waitFor("the call model to reach the barrier event", func() bool {
+		return s.d.Snapshot().Calls["unknown_apps"] > before
+	})
+}
+
+// waitSettled waits until the call model has handled every event sent so
+// far and every job it fired has reached a final state (delivered or
+// dead), so no further request can arrive. It returns the status then.
+// An exit event still waiting for its hangup can fire later.
+func (s *stack) waitSettled() daemon.Status {
+	s.t.Helper()
+	s.barrier()
 	var last daemon.Status
-	s.waitFor(fmt.Sprintf("%d events handled and every job delivered or dead", events), func() bool {
+	s.waitFor("every job delivered or dead", func() bool {
 		last = s.d.Snapshot()
-		if last.Calls["events"] < uint64(events) {
-			return false
-		}
 		qs := s.d.QueueStats()
 		if qs.Buffered > 0 || qs.Unwritten > 0 {
 			return false
@@ -336,7 +373,7 @@ type received struct {
 }
 
 // form decodes an application/x-www-form-urlencoded body.
-func (r received) form(t *testing.T) map[string][]string {
+func (r received) form(t *testing.T) url.Values {
 	t.Helper()
 	req, _ := http.NewRequest(r.Method, "http://127.0.0.1"+r.RequestURI, bytes.NewReader(r.Body))
 	req.Header = r.Header.Clone()
@@ -357,7 +394,7 @@ func (r received) jsonBody(t *testing.T) map[string]string {
 }
 
 // receiver is a webservice on 127.0.0.1 that records every request and
-// then lets handler answer it.
+// then lets handler respond to it.
 type receiver struct {
 	srv     *httptest.Server
 	handler http.HandlerFunc
@@ -426,11 +463,22 @@ func (r *receiver) matching(prefix string) []received {
 	return out
 }
 
-// waitCount waits until the receiver has at least n requests whose path
-// starts with prefix, and returns them.
-func (r *receiver) waitCount(t *testing.T, prefix string, n int, logs *logBuffer) []received {
+// at returns the requests whose escaped path is path.
+func (r *receiver) at(path string) []received {
+	var out []received
+	for _, req := range r.requests() {
+		if req.Path == path {
+			out = append(out, req)
+		}
+	}
+	return out
+}
+
+// waitCount waits up to limit until the receiver has at least n requests
+// whose path starts with prefix, and returns them.
+func (r *receiver) waitCount(t *testing.T, limit time.Duration, prefix string, n int, logs *logBuffer) []received {
 	t.Helper()
-	deadline := time.NewTimer(waitLimit)
+	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	for {
 		r.mu.Lock()
@@ -442,8 +490,8 @@ func (r *receiver) waitCount(t *testing.T, prefix string, n int, logs *logBuffer
 		select {
 		case <-changed:
 		case <-deadline.C:
-			t.Fatalf("timed out after %s waiting for %d requests to %s; got %d\nlog:\n%s",
-				waitLimit, n, prefix, len(r.matching(prefix)), logs.String())
+			t.Fatalf("timed out after %s waiting for %d requests to %s, got %d\nlog:\n%s",
+				limit, n, prefix, len(r.matching(prefix)), logs.String())
 		}
 	}
 }
@@ -451,7 +499,7 @@ func (r *receiver) waitCount(t *testing.T, prefix string, n int, logs *logBuffer
 // waitRequests waits for n requests to prefix on the stack's receiver.
 func (s *stack) waitRequests(prefix string, n int) []received {
 	s.t.Helper()
-	return s.recv.waitCount(s.t, prefix, n, s.logs)
+	return s.recv.waitCount(s.t, s.opts.wait, prefix, n, s.logs)
 }
 
 // readTestdata returns the bytes of a file in testdata.
