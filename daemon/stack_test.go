@@ -106,7 +106,7 @@ func (o *stackOptions) fillDefaults() {
 // stack is one daemon wired to a fake FreeSWITCH and a recording
 // webservice, with its configuration in a temporary folder.
 type stack struct {
-	t        *testing.T
+	t        testing.TB
 	opts     stackOptions
 	fake     *esltest.Server
 	recv     *receiver
@@ -119,7 +119,7 @@ type stack struct {
 // startStack starts a fake FreeSWITCH, a receiver and a daemon configured
 // by opts, and waits until the daemon has subscribed to events. Everything
 // is stopped when the test ends, the daemon first.
-func startStack(t *testing.T, opts stackOptions) *stack {
+func startStack(t testing.TB, opts stackOptions) *stack {
 	t.Helper()
 	opts.fillDefaults()
 
@@ -255,7 +255,7 @@ func (s *stack) waitFor(what string, cond func() bool) {
 
 // waitFor polls cond until it returns true, and fails the test with what
 // and the output of explain (when not nil) once limit passes first.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool, explain func() string) {
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool, explain func() string) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
@@ -373,7 +373,7 @@ type received struct {
 }
 
 // form decodes an application/x-www-form-urlencoded body.
-func (r received) form(t *testing.T) url.Values {
+func (r received) form(t testing.TB) url.Values {
 	t.Helper()
 	req, _ := http.NewRequest(r.Method, "http://127.0.0.1"+r.RequestURI, bytes.NewReader(r.Body))
 	req.Header = r.Header.Clone()
@@ -384,7 +384,7 @@ func (r received) form(t *testing.T) url.Values {
 }
 
 // jsonBody decodes a JSON object body whose values are strings.
-func (r received) jsonBody(t *testing.T) map[string]string {
+func (r received) jsonBody(t testing.TB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	if err := json.Unmarshal(r.Body, &out); err != nil {
@@ -476,7 +476,7 @@ func (r *receiver) at(path string) []received {
 
 // waitCount waits up to limit until the receiver has at least n requests
 // whose path starts with prefix, and returns them.
-func (r *receiver) waitCount(t *testing.T, limit time.Duration, prefix string, n int, logs *logBuffer) []received {
+func (r *receiver) waitCount(t testing.TB, limit time.Duration, prefix string, n int, logs *logBuffer) []received {
 	t.Helper()
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
@@ -503,7 +503,7 @@ func (s *stack) waitRequests(prefix string, n int) []received {
 }
 
 // readTestdata returns the bytes of a file in testdata.
-func readTestdata(t *testing.T, name string) []byte {
+func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -513,7 +513,7 @@ func readTestdata(t *testing.T, name string) []byte {
 }
 
 // readEvents decodes the events of capture files in testdata, in order.
-func readEvents(t *testing.T, names ...string) []esl.Event {
+func readEvents(t testing.TB, names ...string) []esl.Event {
 	t.Helper()
 	var out []esl.Event
 	for _, name := range names {
@@ -527,7 +527,7 @@ func readEvents(t *testing.T, names ...string) []esl.Event {
 }
 
 // readEvent decodes a capture file that holds exactly one event.
-func readEvent(t *testing.T, name string) esl.Event {
+func readEvent(t testing.TB, name string) esl.Event {
 	t.Helper()
 	events := readEvents(t, name)
 	if len(events) != 1 {
@@ -553,7 +553,7 @@ func asCall(ev esl.Event, id string, overrides ...esl.Header) esl.Event {
 
 // closedPort returns host:port of a TCP port on 127.0.0.1 that nothing
 // listens on: it was bound, then closed.
-func closedPort(t *testing.T) string {
+func closedPort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
