@@ -112,7 +112,13 @@ write_copyright() {
 				'------------------------------------------------------------------------' \
 				"$module" "$(basename "$file")" \
 				'------------------------------------------------------------------------'
-			cat "$file"
+			# Debian ships the Apache 2.0 text once, in common-licenses.
+			if grep -q 'Apache License' "$file" && grep -q 'Version 2.0, January 2004' "$file"; then
+				echo "Apache License, Version 2.0."
+				echo "On Debian systems, the full text is in /usr/share/common-licenses/Apache-2.0."
+			else
+				cat "$file"
+			fi
 		done
 		if [ -z "$found" ]; then
 			echo "build-deb: no license file found for $module in $dir" >&2
@@ -120,6 +126,23 @@ write_copyright() {
 		fi
 	done <"$stage/modules.sorted" >>"$out"
 	chmod 0644 "$out"
+}
+
+# write_changelog writes the one-entry changelog Debian requires: a
+# version with a Debian revision (0.1.0-1) gets changelog.Debian.gz, a
+# native version (0.1.0) changelog.gz.
+write_changelog() {
+	name=changelog.gz
+	case "$version" in
+	*-*) name=changelog.Debian.gz ;;
+	esac
+	commit=$(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+	{
+		printf 'postcall (%s) unstable; urgency=medium\n\n' "$version"
+		printf '  * Built by packaging/build-deb.sh from commit %s.\n\n' "$commit"
+		printf ' -- %s  %s\n' "$maintainer" "$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")"
+	} | gzip -9n >"$1/$name"
+	chmod 0644 "$1/$name"
 }
 
 echo "build-deb: building postcall $version for $arch"
@@ -171,6 +194,11 @@ install -m 0644 "$repo"/examples/apps.d/*.toml "$doc/examples/apps.d/"
 # Real captured events, for trying an application with postcall render.
 install -m 0644 "$repo"/demo/assets/calls/*.json "$doc/examples/calls/"
 write_copyright "$doc/copyright"
+write_changelog "$doc"
+install -D -m 0644 "$here/debian/lintian-overrides" "$root/usr/share/lintian/overrides/postcall"
+install -d -m 0755 "$root/usr/share/man/man1"
+gzip -9n <"$here/debian/postcall.1" >"$root/usr/share/man/man1/postcall.1.gz"
+chmod 0644 "$root/usr/share/man/man1/postcall.1.gz"
 
 # Control files. dpkg-deb checks their syntax and modes; --root-owner-group
 # makes every file root:root, and postinst hands the configuration to the

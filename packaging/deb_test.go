@@ -162,6 +162,9 @@ func TestDebianPackage(t *testing.T) {
 			"./usr/share/doc/postcall/variables.md":                                 "-rw-r--r--",
 			"./usr/share/doc/postcall/dialplan.md":                                  "-rw-r--r--",
 			"./usr/share/doc/postcall/examples/calls/hangup_complete_ivr_exit.json": "-rw-r--r--",
+			"./usr/share/doc/postcall/changelog.gz":                                 "-rw-r--r--",
+			"./usr/share/man/man1/postcall.1.gz":                                    "-rw-r--r--",
+			"./usr/share/lintian/overrides/postcall":                                "-rw-r--r--",
 		}
 		for path, mode := range want {
 			entry, ok := contents[path]
@@ -292,6 +295,25 @@ func TestDebianPackage(t *testing.T) {
 			"go.etcd.io/bbolt@", "github.com/prometheus/client_golang@", "go@go"} {
 			if !strings.Contains(text, module) {
 				t.Errorf("copyright has no license section for %s", module)
+			}
+		}
+	})
+
+	t.Run("lintian", func(t *testing.T) {
+		lintian, err := exec.LookPath("lintian")
+		if err != nil {
+			t.Skip("lintian not found: install it to check the package against Debian policy")
+		}
+		// lintian exits non-zero on errors; the output names each tag.
+		out, _ := exec.Command(lintian, deb).CombinedOutput()
+		for _, line := range strings.Split(string(out), "\n") {
+			switch {
+			case strings.HasPrefix(line, "E: "):
+				t.Errorf("lintian: %s", line)
+			case strings.HasPrefix(line, "W: "):
+				// Warnings depend on the lintian version, so they are
+				// shown but do not fail the test.
+				t.Logf("lintian: %s", line)
 			}
 		}
 	})
