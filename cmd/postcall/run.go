@@ -8,11 +8,13 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/postcall/postcall/conf"
 	"github.com/postcall/postcall/daemon"
+	"github.com/postcall/postcall/logs"
 )
 
 func runDaemon(args []string, stdout, stderr io.Writer) int {
@@ -90,7 +92,8 @@ func handleSignals(signals <-chan os.Signal, d *daemon.Daemon, stop context.Canc
 }
 
 // newLogger builds the logger from the [log] table, with the flags taking
-// precedence.
+// precedence. Identical warnings and errors are written at most once a
+// minute, with a count of the ones left out.
 func newLogger(c conf.Log, level, format string, w io.Writer) (*logrus.Logger, error) {
 	if level == "" {
 		level = c.Level
@@ -98,20 +101,5 @@ func newLogger(c conf.Log, level, format string, w io.Writer) (*logrus.Logger, e
 	if format == "" {
 		format = c.Format
 	}
-	log := logrus.New()
-	log.SetOutput(w)
-	lv, err := logrus.ParseLevel(level)
-	if err != nil {
-		return nil, fmt.Errorf("log level %q is not valid: use debug, info, warn or error", level)
-	}
-	log.SetLevel(lv)
-	switch format {
-	case "", "text":
-		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
-	case "json":
-		log.SetFormatter(&logrus.JSONFormatter{})
-	default:
-		return nil, fmt.Errorf("log format %q is not valid: use text or json", format)
-	}
-	return log, nil
+	return logs.New(w, level, format, time.Minute)
 }
