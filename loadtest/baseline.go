@@ -138,9 +138,9 @@ func post(ctx context.Context, client *http.Client, r *delivery.Request) error {
 }
 
 // IngestBaseline serves calls of gen from a new fake FreeSWITCH (with
-// fakeOpts) as fast as possible to a bare client that authenticates,
-// subscribes and then only reads and decodes frames with the esl package,
-// and returns how fast the client read the events.
+// fakeOpts) as fast as possible to a bare client, and returns how fast the
+// client read the events. The client authenticates and subscribes, and then
+// only reads and decodes frames with the esl package.
 func IngestBaseline(ctx context.Context, gen *Generator, fakeOpts esltest.Options, calls int) (BaselineResult, error) {
 	fakeOpts.Addr = "127.0.0.1:0"
 	fake := esltest.NewServer(fakeOpts)

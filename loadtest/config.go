@@ -69,11 +69,11 @@ func (o *ConfigOptions) setDefaults(dir string) {
 	}
 }
 
-// WriteConfig writes a postcall configuration for a load run into dir: the
-// main file postcall.toml, pointing at the fake FreeSWITCH and a spool
-// file, and apps.d/APP.toml, a REST application that posts a JSON body
-// built from the call's variables to the sink with the call id in the path.
-// It returns the main file's path.
+// WriteConfig writes a postcall configuration for a load run into dir and
+// returns the main file's path. The main file postcall.toml points at the
+// fake FreeSWITCH and a spool file. The application file apps.d/APP.toml is
+// a REST application that posts a JSON body built from the call's variables
+// to the sink, with the call id in the path.
 func WriteConfig(dir string, o ConfigOptions) (string, error) {
 	if o.ESLAddr == "" || o.SinkURL == "" {
 		return "", fmt.Errorf("missing address in the load configuration: fake FreeSWITCH %q, sink %q", o.ESLAddr, o.SinkURL)

@@ -2,7 +2,7 @@
 // realistic FreeSWITCH traffic and measures what comes out. A fake
 // FreeSWITCH (package esltest) sends CHANNEL_HANGUP_COMPLETE and CUSTOM
 // fuse::exit events cloned from real FreeSWITCH 1.10.12 captures, each call
-// with its own Unique-ID and IVR values; an HTTP sink stands in for the
+// with its own Unique-ID and IVR values. An HTTP sink replaces the
 // webservice and records when each call's request arrives. The report gives
 // delivered calls per second, latency from event to request, missing and
 // duplicated deliveries, dropped events, reader lag, and the daemon's CPU

@@ -103,7 +103,7 @@ func NewGenerator(opts GeneratorOptions) (*Generator, error) {
 	g.coreUUID = cores[0]
 
 	var random [16]byte
-	_, _ = rand.Read(random[:]) // crypto/rand.Read never fails
+	_, _ = rand.Read(random[:]) // crypto/rand.Read is documented to never return an error
 	g.idPrefix = formatIDPrefix(random[:10])
 	g.seed = binary.LittleEndian.Uint64(random[8:])
 	return g, nil
@@ -182,7 +182,7 @@ type Plan struct {
 	Duration time.Duration
 }
 
-// SendResult is what Send did.
+// SendResult is the account of one Send.
 type SendResult struct {
 	Calls  int
 	Events int

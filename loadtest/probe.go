@@ -11,7 +11,8 @@ import (
 	"github.com/postcall/postcall/daemon"
 )
 
-// DaemonStatus is what the harness reads from a running daemon.
+// DaemonStatus is the part of a running daemon's status that the harness
+// reads.
 type DaemonStatus struct {
 	Connected bool
 	// EventsReceived counts events the Event Socket reader decoded;

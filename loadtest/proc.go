@@ -19,10 +19,9 @@ const clockTicks = 100
 type ProcSample struct {
 	// CPU is user plus system time.
 	CPU time.Duration
-	// RSS is the resident set size (VmRSS), HWM its peak so far (VmHWM),
-	// RSSAnon and RSSFile its anonymous and file-backed parts (RssAnon,
-	// RssFile; the spool's memory-mapped file counts as file-backed).
-	// All in bytes.
+	// RSS is the resident set size (VmRSS) and HWM its peak so far (VmHWM),
+	// in bytes. RSSAnon and RSSFile are its anonymous and file-backed parts
+	// (RssAnon and RssFile). The spool's memory-mapped file is file-backed.
 	RSS     int64
 	HWM     int64
 	RSSAnon int64

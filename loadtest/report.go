@@ -8,9 +8,10 @@ import (
 	"text/tabwriter"
 )
 
-// Report is the outcome of one load run. Durations are in milliseconds or
-// seconds as their names say; rates are per second. A figure that could
-// not be measured is left out of the JSON and shown as "-" in the table.
+// Report is the outcome of one load run. Each duration's name gives its
+// unit (milliseconds or seconds), and rates are per second. A figure that
+// could not be measured is left out of the JSON and shown as "-" in the
+// table.
 type Report struct {
 	Settings Settings `json:"settings"`
 

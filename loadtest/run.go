@@ -32,9 +32,10 @@ const (
 
 // Options configure a load run.
 type Options struct {
-	// ESLAddr is where the fake FreeSWITCH listens. Default 127.0.0.1:8021.
+	// ESLAddr is the fake FreeSWITCH's listen address. Default
+	// 127.0.0.1:8021.
 	ESLAddr string
-	// SinkAddr is where the sink listens. Default 127.0.0.1:18080.
+	// SinkAddr is the sink's listen address. Default 127.0.0.1:18080.
 	SinkAddr string
 	// AdminAddr is the daemon's admin listener: written into the
 	// configuration, and polled for reader lag and progress. "" turns the
@@ -107,18 +108,21 @@ func (o *Options) setDefaults() {
 	if o.App == "" {
 		o.App = "survey"
 	}
+
 	if o.PerApp <= 0 {
 		o.PerApp = 8
 	}
 	if o.Workers <= 0 {
 		o.Workers = 32
 	}
+
 	if o.SendQueue <= 0 {
 		o.SendQueue = 1024
 	}
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 500 * time.Millisecond
 	}
+
 	if o.ConnectWait <= 0 {
 		o.ConnectWait = 10 * time.Second
 		if o.Postcall == "" && !o.InProcess {
@@ -131,6 +135,7 @@ func (o *Options) setDefaults() {
 	if o.SampleInterval <= 0 {
 		o.SampleInterval = 25 * time.Millisecond
 	}
+
 	if o.DaemonOutput == nil {
 		o.DaemonOutput = io.Discard
 	}

@@ -79,7 +79,7 @@ func TestRunFullSpeedDeliversEveryCall(t *testing.T) {
 	rep := runLoad(t, inProcessOptions(t, calls))
 	checkNothingLost(t, rep, calls)
 	if rep.Duplicated != 0 {
-		t.Errorf("duplicated deliveries = %d, want 0 from a sink that always answers 200", rep.Duplicated)
+		t.Errorf("duplicated deliveries = %d, want 0 from a sink that always responds 200", rep.Duplicated)
 	}
 	if rep.Events != calls+calls/5 {
 		t.Errorf("events sent = %d, want %d (a fifth of the calls with an exit event)", rep.Events, calls+calls/5)
@@ -104,7 +104,7 @@ func TestRunRetriesFailedRequests(t *testing.T) {
 	rep := runLoad(t, opts)
 	checkNothingLost(t, rep, calls)
 	if rep.SinkFailed == 0 {
-		t.Error("the sink answered no request with 503")
+		t.Error("the sink responded 503 to no request")
 	}
 	if rep.Requests != calls+int(rep.SinkFailed) {
 		t.Errorf("requests = %d, want %d deliveries plus %d failed attempts", rep.Requests, calls, rep.SinkFailed)

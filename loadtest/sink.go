@@ -21,9 +21,9 @@ const BaselineHeader = "X-Postcall-Load-Baseline"
 type SinkOptions struct {
 	// Addr is the address to listen on. Default 127.0.0.1:18080.
 	Addr string
-	// Delay is how long the sink waits before it answers each request.
+	// Delay is how long the sink waits before it responds to each request.
 	Delay time.Duration
-	// FailRatio is the share of requests, from 0 to 1, answered with 503
+	// FailRatio is the share of requests, from 0 to 1, that get 503
 	// Service Unavailable instead of 200.
 	FailRatio float64
 	// KeyHeader names the header that carries the idempotency key.
@@ -36,10 +36,10 @@ type SinkOptions struct {
 	Tracker *Tracker
 }
 
-// Sink is the webservice stand-in: an HTTP server on loopback that answers
-// every request and records when each call's request arrived. It finds the
-// call by the idempotency key header or by a path segment equal to the call
-// id.
+// Sink is the webservice stand-in: an HTTP server on loopback that responds
+// to every request and records when each call's request arrived. It finds
+// the call by the idempotency key header or by a path segment equal to the
+// call id.
 type Sink struct {
 	opts SinkOptions
 	ln   net.Listener

@@ -40,7 +40,7 @@ func readCapture(name string) (esl.Event, error) {
 		return esl.Event{}, fmt.Errorf("decode embedded capture %s: %w", name, err)
 	}
 	if len(events) != 1 {
-		return esl.Event{}, fmt.Errorf("embedded capture %s holds %d events, expected 1", name, len(events))
+		return esl.Event{}, fmt.Errorf("embedded capture %s contains %d events, expected 1", name, len(events))
 	}
 	return events[0], nil
 }
@@ -68,7 +68,7 @@ type frameTemplate struct {
 	headers  int
 }
 
-// templateOptions says how a captured event is turned into a template.
+// templateOptions control how a captured event becomes a template.
 type templateOptions struct {
 	// format is "json" or "plain", as the client subscribed.
 	format string
@@ -83,11 +83,12 @@ type templateOptions struct {
 }
 
 // newFrameTemplate encodes ev as a frame in opts.format. Every header whose
-// value equals the event's Unique-ID becomes a slot for the call's id, and
-// the ASCII letters and digits of IVR variables (and of the exit event's
-// own fuse_ headers other than the application and exit variables) become
-// slots for the call's own values. The encoded length does not depend on
-// the slot contents, because letters and digits are never escaped.
+// value equals the event's Unique-ID becomes a slot for the call's id. The
+// ASCII letters and digits of the IVR's values become slots for the call's
+// own values: those of IVR variables, and of the exit event's own fuse_
+// headers other than the application and exit variables. The encoded length
+// does not depend on the slot contents, because letters and digits are
+// never escaped.
 func newFrameTemplate(ev esl.Event, opts templateOptions) (*frameTemplate, error) {
 	id := ev.Get("Unique-ID")
 	if len(id) != uuidLen {

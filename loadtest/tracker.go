@@ -28,8 +28,8 @@ type Tracker struct {
 type callRecord struct {
 	id   string
 	sent time.Duration
-	// delivered is when the first request answered with a 2xx status
-	// arrived; valid when deliveries > 0.
+	// delivered is the arrival time of the earliest request that got a
+	// 2xx response. It is valid when deliveries > 0.
 	delivered  time.Duration
 	requests   int
 	deliveries int
@@ -74,7 +74,8 @@ func (t *Tracker) EventSent() {
 
 // Received records a request that arrived at the sink at arrived, for the
 // call found under one of keys (tried in order). delivered reports whether
-// it was answered with a 2xx status. It reports whether a call matched.
+// the sink responded with a 2xx status. Received reports whether a call
+// matched.
 func (t *Tracker) Received(arrived time.Time, delivered bool, keys ...string) bool {
 	at := t.since(arrived)
 	t.mu.Lock()

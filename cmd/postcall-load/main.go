@@ -1,8 +1,9 @@
 // Command postcall-load measures a postcall daemon under load. It serves a
-// fake FreeSWITCH Event Socket that sends realistic IVR hangups, runs an
-// HTTP sink in place of the webservice, and reports delivered calls per
-// second, latency, missing and duplicated deliveries, dropped events and,
-// when it starts the daemon itself, the daemon's CPU time and memory.
+// fake FreeSWITCH Event Socket that sends realistic IVR hangups and runs an
+// HTTP sink in place of the webservice. It reports delivered calls per
+// second, latency, missing and duplicated deliveries and dropped events.
+// When it starts the daemon itself, it also reports the daemon's CPU time
+// and memory.
 //
 // The work is done by package loadtest; this file maps flags to its
 // options.
