@@ -203,6 +203,7 @@ func TestHandler(t *testing.T) {
 		defer resp.Body.Close()
 		var raw bytes.Buffer
 		raw.ReadFrom(resp.Body)
+
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.StatusCode, raw.String())
 		}
@@ -214,6 +215,7 @@ func TestHandler(t *testing.T) {
 				t.Errorf("the reply shows private data %q", s)
 			}
 		}
+
 		// Only the private job hides its data; the public ones carry the
 		// same marker strings in full.
 		var reply jobsReply

@@ -13,7 +13,7 @@ import (
 )
 
 // Retry warnings are logged per attempt, but at most retryLogBurst per
-// application in each retryLogWindow; the next warning that is logged
+// application in each retryLogWindow. The next warning that is logged
 // counts the ones left out.
 const (
 	retryLogBurst  = 20
@@ -194,8 +194,8 @@ func newLogLimiter(clock Clock) *logLimiter {
 	return &logLimiter{clock: clock, last: make(map[string]time.Time), windows: make(map[string]*logWindow)}
 }
 
-// allow reports whether an entry for key may be logged, at most once per
-// every.
+// allow reports whether an entry for key may be logged now. It returns
+// true at most once per interval every for each key.
 func (l *logLimiter) allow(key string, every time.Duration) bool {
 	now := l.clock.Now()
 	l.mu.Lock()

@@ -67,11 +67,12 @@ func backoffDelay(p conf.Retry, attempts int, jitter float64) time.Duration {
 	return half + time.Duration(float64(ceiling-half)*jitter)
 }
 
-// step is what an outcome makes of a job.
+// step is the scheduling result of one outcome.
 type step struct {
 	// retryIn is the wait before the next attempt of a job left pending.
 	retryIn time.Duration
-	// deadReason says why a retryable job became dead; empty otherwise.
+	// deadReason explains why a retryable job became dead. It is empty
+	// otherwise.
 	deadReason string
 }
 

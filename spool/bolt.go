@@ -19,11 +19,11 @@ import (
 	"github.com/postcall/postcall/delivery"
 )
 
-// Bucket names of the bolt file. jobs holds each job as it was added and
-// records its delivery record; due has one nested bucket per application
-// with an index of its pending jobs by NextAt; delivered indexes delivered
-// jobs by UpdatedAt for Compact; counts holds the number of jobs per
-// application and state.
+// Bucket names of the bolt file. jobs contains each job as it was added,
+// and records its delivery record. due has one nested bucket per
+// application with an index of its pending jobs by NextAt. delivered
+// indexes delivered jobs by UpdatedAt for Compact. counts contains the
+// number of jobs per application and state.
 var (
 	bucketJobs      = []byte("jobs")
 	bucketRecords   = []byte("records")
@@ -64,7 +64,8 @@ var _ Store = (*BoltStore)(nil)
 // OpenBolt opens the spool file at path, creating it (mode 0600) and its
 // directory (mode 0700) when missing. It logs a warning when an existing
 // directory or file can be read by other users. When another process holds
-// the file, it fails after opts.LockTimeout with an error that says so.
+// the file, it fails after opts.LockTimeout with an error that names that
+// cause.
 func OpenBolt(path string, opts BoltOptions) (*BoltStore, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second

@@ -158,6 +158,42 @@ type encoded struct {
 // Add implements Store. It encodes the jobs before it queues the write, so
 // the shared transaction does only the lookups and puts.
 func (s *BoltStore) Add(ctx context.Context, jobs []*delivery.Job) ([]bool, error) {
+	return s.Write(ctx, jobs, nil)
+}
+
+// Update implements Store.
+func (s *BoltStore) Update(ctx context.Context, jobs []*delivery.Job) error {
+	_, err := s.Write(ctx, nil, jobs)
+	return err
+}
+
+// Write implements BatchWriter: it adds one set of jobs and updates the
+// delivery records of another in one transaction.
+func (s *BoltStore) Write(ctx context.Context, add, update []*delivery.Job) ([]bool, error) {
+	prepared, err := prepareAdds(add)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range update {
+		if _, err := validateJob(j); err != nil {
+			return nil, err
+		}
+	}
+
+	added := make([]bool, len(add))
+	err = s.w.write(ctx, func(tx *bolt.Tx) error {
+		if err := s.applyAdds(tx, prepared, added); err != nil {
+			return err
+		}
+		return s.applyUpdates(tx, update)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return added, nil
+}
+
+func prepareAdds(jobs []*delivery.Job) ([]encoded, error) {
 	prepared := make([]encoded, len(jobs))
 	for i, j := range jobs {
 		state, err := validateJob(j)
@@ -177,61 +213,51 @@ func (s *BoltStore) Add(ctx context.Context, jobs []*delivery.Job) ([]bool, erro
 		}
 		prepared[i] = encoded{key: []byte(j.Key), job: jv, record: rv, rec: rec}
 	}
-
-	added := make([]bool, len(jobs))
-	err := s.w.write(ctx, func(tx *bolt.Tx) error {
-		jobsB, recordsB := tx.Bucket(bucketJobs), tx.Bucket(bucketRecords)
-		for i, e := range prepared {
-			added[i] = false
-			if recordsB.Get(e.key) != nil {
-				continue
-			}
-			if err := jobsB.Put(e.key, e.job); err != nil {
-				return err
-			}
-			if err := recordsB.Put(e.key, e.record); err != nil {
-				return err
-			}
-			if err := indexPut(tx, e.key, e.rec); err != nil {
-				return err
-			}
-			added[i] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return added, nil
+	return prepared, nil
 }
 
-// Update implements Store.
-func (s *BoltStore) Update(ctx context.Context, jobs []*delivery.Job) error {
+// applyAdds stores the prepared jobs whose keys are new and sets added.
+func (s *BoltStore) applyAdds(tx *bolt.Tx, prepared []encoded, added []bool) error {
+	jobsB, recordsB := tx.Bucket(bucketJobs), tx.Bucket(bucketRecords)
+	for i, e := range prepared {
+		added[i] = false
+		if recordsB.Get(e.key) != nil {
+			continue
+		}
+		if err := jobsB.Put(e.key, e.job); err != nil {
+			return err
+		}
+		if err := recordsB.Put(e.key, e.record); err != nil {
+			return err
+		}
+		if err := indexPut(tx, e.key, e.rec); err != nil {
+			return err
+		}
+		added[i] = true
+	}
+	return nil
+}
+
+// applyUpdates writes the delivery records of jobs that are still stored.
+func (s *BoltStore) applyUpdates(tx *bolt.Tx, jobs []*delivery.Job) error {
 	for _, j := range jobs {
-		if _, err := validateJob(j); err != nil {
+		key := []byte(j.Key)
+		old, ok, err := s.readRecord(tx, key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		next := old.withDelivery(j)
+		if next.State == "" {
+			next.State = delivery.StatePending
+		}
+		if err := s.putRecord(tx, key, old, next); err != nil {
 			return err
 		}
 	}
-	return s.w.write(ctx, func(tx *bolt.Tx) error {
-		for _, j := range jobs {
-			key := []byte(j.Key)
-			old, ok, err := s.readRecord(tx, key)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			next := old.withDelivery(j)
-			if next.State == "" {
-				next.State = delivery.StatePending
-			}
-			if err := s.putRecord(tx, key, old, next); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return nil
 }
 
 // putRecord replaces the delivery record old of key with next and moves

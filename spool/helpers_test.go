@@ -255,10 +255,12 @@ func startQueue(t *testing.T, store Store, apps map[string]*AppPolicy, tune func
 	if tune != nil {
 		tune(&opts)
 	}
+
 	q, err := NewQueue(opts)
 	if err != nil {
 		t.Fatalf("NewQueue: %v", err)
 	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- q.Run(ctx) }()

@@ -34,7 +34,8 @@ const (
 	shutdownGrace = 10 * time.Second
 )
 
-// AppPolicy is how the queue delivers the jobs of one application.
+// AppPolicy is the delivery policy of one application: its sender, retry
+// schedule and concurrency.
 type AppPolicy struct {
 	// Sender makes the attempts. It is required.
 	Sender delivery.Sender
@@ -61,6 +62,11 @@ type Options struct {
 	// written, which matters while the store cannot be written. Default
 	// 10000.
 	MemoryQueue int
+	// KeepDelivered is how long delivered jobs, which are the dedup
+	// records, are kept after delivery. While Run runs, older ones are
+	// compacted away at start and then every KeepDelivered/4, at most
+	// hourly. 0 keeps them until Store.Compact is called.
+	KeepDelivered time.Duration
 	// Logger receives the queue's log entries. Default: the logrus
 	// standard logger.
 	Logger logrus.FieldLogger
@@ -82,6 +88,7 @@ type Queue struct {
 	rand    func() float64
 	obs     Observer
 	workers int
+	keep    time.Duration
 	apps    atomic.Pointer[map[string]*AppPolicy]
 	w       *writer
 	logs    *logLimiter
@@ -153,6 +160,7 @@ func NewQueue(opts Options) (*Queue, error) {
 		rand:       opts.Rand,
 		obs:        opts.Observer,
 		workers:    opts.Workers,
+		keep:       opts.KeepDelivered,
 		logs:       newLogLimiter(opts.Clock),
 		busy:       make(map[string]struct{}),
 		inFlight:   make(map[string]int),
@@ -234,7 +242,8 @@ func (q *Queue) signal() {
 	}
 }
 
-// changed tells the scheduler that the store may hold new due jobs.
+// changed marks the store as possibly holding new due jobs and wakes the
+// scheduler.
 func (q *Queue) changed() {
 	q.mu.Lock()
 	q.dirty = true
@@ -305,5 +314,6 @@ func (q *Queue) stopAll(ctx context.Context) error {
 		q.log.WithField("error", err).Error("spool writes did not finish before shutdown")
 		return err
 	}
+	q.log.Info("delivery stopped; every submitted job and outcome is written to the spool")
 	return nil
 }

@@ -746,3 +746,25 @@ func TestPrivateAppLogs(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepDeliveredCompacts(t *testing.T) {
+	sender := newRecorder(delivered)
+	tq := startQueue(t, NewMemory(), map[string]*AppPolicy{"survey": {Sender: sender}},
+		func(o *Options) { o.KeepDelivered = time.Hour })
+	tq.submit(t, testJob("k1", "survey"))
+	waitFor(t, "delivery", tq.stateIs("k1", delivery.StateDelivered))
+
+	deliveredAt := tq.get(t, "k1").UpdatedAt
+
+	waitFor(t, "the delivered job to be compacted", func() bool {
+		tq.clock.Advance(15 * time.Minute)
+		_, err := tq.store.Get(context.Background(), "k1")
+		if err == nil {
+			return false
+		}
+		if age := tq.clock.Now().Sub(deliveredAt); age <= time.Hour {
+			t.Fatalf("the job was compacted %s after delivery, before KeepDelivered", age)
+		}
+		return errors.Is(err, ErrNotFound)
+	})
+}

@@ -32,6 +32,9 @@ func (q *Queue) Run(ctx context.Context) error {
 	default:
 	}
 	q.logStart(ctx)
+	if q.keep > 0 {
+		go q.compactLoop(ctx)
+	}
 
 	for {
 		if ctx.Err() != nil {
@@ -70,6 +73,33 @@ func (q *Queue) logStart(ctx context.Context) {
 		pending += states[delivery.StatePending]
 	}
 	q.log.Infof("delivery started with %d pending jobs in the spool", pending)
+}
+
+// compactLoop deletes delivered jobs older than KeepDelivered until ctx
+// ends or Shutdown is called.
+func (q *Queue) compactLoop(ctx context.Context) {
+	every := min(q.keep/4, time.Hour)
+	every = max(every, time.Second)
+	for {
+		cutoff := q.clock.Now().Add(-q.keep)
+		n, err := q.store.Compact(ctx, cutoff)
+		switch {
+		case err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed):
+			q.log.WithField("error", err).Error("cannot compact delivered jobs in the spool; trying again later")
+		case n > 0:
+			q.log.Infof("compacted %d delivered jobs older than %s", n, q.keep)
+		}
+		t := q.clock.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-q.stop:
+			t.Stop()
+			return
+		case <-t.C():
+		}
+	}
 }
 
 // concurrency returns the attempts app may have in flight.
@@ -112,7 +142,7 @@ func (q *Queue) round(ctx context.Context) (wakeAt time.Time, again bool) {
 	need := !q.stopped && limit > 0 && (q.dirty || q.moreDue || timeUp) && (anyHungry || len(apps) == 0)
 	if !need || q.w.ready() != nil {
 		// While the store cannot be written no attempt starts, because its
-		// outcome could not be recorded; the writer wakes the scheduler
+		// outcome could not be recorded. The writer wakes the scheduler
 		// once a write works again.
 		wakeAt := q.wakeAtLocked(now)
 		q.mu.Unlock()

@@ -75,6 +75,16 @@ type Store interface {
 	Close() error
 }
 
+// BatchWriter is implemented by a Store that can add jobs and write
+// delivery records in one transaction. The queue uses it when the store
+// has it, so that new jobs and attempt outcomes share one commit.
+type BatchWriter interface {
+	// Write adds the jobs in add as Store.Add does and writes the delivery
+	// records of update as Store.Update does. It reports, per job of add,
+	// whether it was new. On error nothing is written.
+	Write(ctx context.Context, add, update []*delivery.Job) (added []bool, err error)
+}
+
 // Admin is the part of a Store that the command line uses. Both a Store and
 // a Client (the daemon's admin listener) implement it.
 type Admin interface {

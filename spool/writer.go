@@ -11,9 +11,9 @@ import (
 	"github.com/postcall/postcall/delivery"
 )
 
-// Write retry timing: a failed write is tried again after writeRetryMin,
-// doubling up to writeRetryMax, and the error is logged again at most once
-// per writeErrorReport while the failure lasts.
+// Write retry timing. A failed write is tried again after writeRetryMin,
+// doubling up to writeRetryMax. While the failure lasts, the error is
+// logged again at most once per writeErrorReport.
 const (
 	writeRetryMin    = 100 * time.Millisecond
 	writeRetryMax    = 10 * time.Second
@@ -25,8 +25,8 @@ const maxAddBatch = 2000
 
 // writer moves submitted jobs and attempt outcomes from memory to the
 // store. One goroutine writes. When a write fails, the writer keeps the jobs
-// in memory, marks the store unready and tries again with backoff; it never
-// drops a job, and Submit blocks once the memory queue is full.
+// in memory, marks the store unready and tries again with backoff. It never
+// drops a job, so Submit blocks once the memory queue is full.
 type writer struct {
 	store Store
 	log   logrus.FieldLogger
@@ -174,22 +174,28 @@ func (w *writer) isStopping() bool {
 	return w.stopping
 }
 
-// flush writes adds and updates, in parallel so that a store with group
-// commit puts both into one transaction, and reports whether both worked.
+// flush writes adds and updates and reports whether that worked. A store
+// that is a BatchWriter writes both in one transaction. Another store gets
+// the two calls in parallel, so that its group commit can join them.
 func (w *writer) flush(adds, updates []*delivery.Job) bool {
 	var (
-		wg             sync.WaitGroup
 		added          []bool
 		addErr, updErr error
 	)
 	ctx := context.Background()
-	if len(adds) > 0 {
-		wg.Go(func() { added, addErr = w.store.Add(ctx, adds) })
+	if bw, ok := w.store.(BatchWriter); ok {
+		added, addErr = bw.Write(ctx, adds, updates)
+		updErr = addErr
+	} else {
+		var wg sync.WaitGroup
+		if len(adds) > 0 {
+			wg.Go(func() { added, addErr = w.store.Add(ctx, adds) })
+		}
+		if len(updates) > 0 {
+			wg.Go(func() { updErr = w.store.Update(ctx, updates) })
+		}
+		wg.Wait()
 	}
-	if len(updates) > 0 {
-		wg.Go(func() { updErr = w.store.Update(ctx, updates) })
-	}
-	wg.Wait()
 
 	if len(adds) > 0 && addErr == nil {
 		w.addsWritten(adds, added)
@@ -198,7 +204,7 @@ func (w *writer) flush(adds, updates []*delivery.Job) bool {
 		w.updatesWritten(updates)
 	}
 	switch {
-	case addErr != nil:
+	case addErr != nil && len(adds) > 0:
 		w.failed(addErr, len(adds), "jobs")
 		return false
 	case updErr != nil:
@@ -246,8 +252,8 @@ func (w *writer) updatesWritten(updates []*delivery.Job) {
 	w.updated(keys)
 }
 
-// failed records a failed write and logs it, at most once per
-// writeErrorReport while the failure lasts.
+// failed records a failed write. It logs the first failure and then at
+// most one line per writeErrorReport.
 func (w *writer) failed(err error, n int, what string) {
 	w.obs.WriteFailed(err)
 	now := w.clock.Now()
@@ -308,6 +314,10 @@ func (w *writer) close(ctx context.Context) error {
 	if adds == 0 && updates == 0 {
 		return nil
 	}
+	cause := w.ready()
+	if cause == nil {
+		cause = ctx.Err()
+	}
 	return fmt.Errorf("spool writes did not finish before shutdown: %d submitted jobs are lost and %d delivery records are not written (those jobs will be sent again): %w",
-		adds, updates, w.ready())
+		adds, updates, cause)
 }
