@@ -47,6 +47,7 @@ func (u unitFile) values(section, key string) []string {
 // use: [Section] headers, Key=Value lines, comment lines starting with # or
 // ;, and lines continued with a trailing backslash. Like systemd, it joins
 // a continued line with a space and trims spaces around keys and values.
+// A line ends at LF, CRLF or a lone CR.
 func parseUnit(r io.Reader) (unitFile, error) {
 	var (
 		unit    unitFile
@@ -54,7 +55,12 @@ func parseUnit(r io.Reader) (unitFile, error) {
 		pending string
 		start   int
 	)
-	sc := bufio.NewScanner(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	text := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(data))
+	sc := bufio.NewScanner(strings.NewReader(text))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if pending == "" {
@@ -187,6 +193,14 @@ func TestParseUnit(t *testing.T) {
 		{name: "unclosed section", input: "[Service\n", wantErr: "line 1: invalid section header"},
 		{name: "missing key", input: "[Service]\n=yes\n", wantErr: "line 2: assignment \"=yes\" has no key"},
 		{name: "continuation at end", input: "[Service]\nUser=postcall \\\n", wantErr: "line 2: the file ends inside"},
+		{
+			name:  "carriage returns end lines",
+			input: "[Service]\r\nUser=postcall\rGroup=postcall\r\n",
+			want: unitFile{
+				{section: "Service", key: "User", value: "postcall", line: 2},
+				{section: "Service", key: "Group", value: "postcall", line: 3},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,4 +402,29 @@ func TestUnitVerify(t *testing.T) {
 			t.Errorf("systemd-analyze verify: %s", line)
 		}
 	}
+}
+
+// FuzzParseUnit checks that parseUnit never panics and that every entry it
+// returns has a section, a key without spaces at its ends, and no line
+// break in its key or value.
+func FuzzParseUnit(f *testing.F) {
+	if data, err := os.ReadFile(unitPath); err == nil {
+		f.Add(string(data))
+	}
+	f.Add("[Service]\nExecStart=/bin/true \\\n  -x\n")
+	f.Add("[Unit]\n;c\n#c\nA=\n")
+	f.Fuzz(func(t *testing.T, input string) {
+		unit, err := parseUnit(strings.NewReader(input))
+		if err != nil {
+			return
+		}
+		for _, e := range unit {
+			if e.section == "" || e.key == "" || e.key != strings.TrimSpace(e.key) {
+				t.Errorf("entry %+v has an empty section or key, or spaces around the key", e)
+			}
+			if strings.ContainsAny(e.key+e.value, "\r\n") {
+				t.Errorf("entry %+v contains a line break", e)
+			}
+		}
+	})
 }
