@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -328,14 +329,17 @@ value = "{{session.connection.ani}}"
 	t.Error("no log entry for the dead job of post-302")
 }
 
-// hangingListener accepts TCP connections on 127.0.0.1 and never reads
-// from them or responds, like a webservice that hangs. With accept false it
-// never accepts, so connections wait in the listen backlog. That is how a
-// peer that never responds looks on loopback.
+// hangingListener accepts TCP connections on 127.0.0.1 and never responds,
+// like a webservice that hangs. It reads and discards what the client
+// sends only to notice when the client closes the connection. With accept
+// false it never accepts, so connections wait in the listen backlog. That
+// is how a peer that never responds looks on loopback.
 type hangingListener struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  []net.Conn
+	open   int // accepted connections the client has not closed
+	closed bool
 }
 
 func newHangingListener(t *testing.T, accept bool) *hangingListener {
@@ -359,15 +363,39 @@ func (h *hangingListener) acceptLoop() {
 			return
 		}
 		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			c.Close()
+			return
+		}
 		h.conns = append(h.conns, c)
+		h.open++
 		h.mu.Unlock()
+		go h.drain(c)
 	}
+}
+
+// drain reads until the client closes c, and counts the close.
+func (h *hangingListener) drain(c net.Conn) {
+	io.Copy(io.Discard, c)
+	h.mu.Lock()
+	h.open--
+	h.mu.Unlock()
+}
+
+// counts returns how many connections were accepted and how many of them
+// the client has not closed.
+func (h *hangingListener) counts() (accepted, open int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns), h.open
 }
 
 func (h *hangingListener) close() {
 	h.ln.Close()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.closed = true
 	for _, c := range h.conns {
 		c.Close()
 	}
@@ -375,33 +403,40 @@ func (h *hangingListener) close() {
 
 // hangingHandler serves the healthy route /ok and two routes that start a
 // response and never finish it: /stall sends headers and 2 of 100 body
-// bytes, /drip sends one byte every 300ms.
-func hangingHandler(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case strings.HasPrefix(r.URL.Path, "/stall"):
-		w.Header().Set("Content-Length", "100")
-		w.WriteHeader(http.StatusOK)
-		io.WriteString(w, "ab")
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-	case strings.HasPrefix(r.URL.Path, "/drip"):
-		w.Header().Set("Content-Length", "100")
-		w.WriteHeader(http.StatusOK)
-		tick := time.NewTicker(300 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case <-tick.C:
-				if _, err := io.WriteString(w, "x"); err != nil {
+// bytes, /drip sends one byte every 300ms. active counts the hanging
+// requests still being served.
+func hangingHandler(active *atomic.Int64) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/stall"):
+			active.Add(1)
+			defer active.Add(-1)
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "ab")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		case strings.HasPrefix(r.URL.Path, "/drip"):
+			active.Add(1)
+			defer active.Add(-1)
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			tick := time.NewTicker(300 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-r.Context().Done():
 					return
+				case <-tick.C:
+					if _, err := io.WriteString(w, "x"); err != nil {
+						return
+					}
+					w.(http.Flusher).Flush()
 				}
-				w.(http.Flusher).Flush()
 			}
+		default:
+			io.WriteString(w, "ok")
 		}
-	default:
-		io.WriteString(w, "ok")
 	}
 }
 
@@ -456,7 +491,8 @@ value = "{{session.id}}"
 	// The hanging applications may take 8 attempts in flight, so the 10
 	// workers leave room for the healthy one only if per-application
 	// limits hold.
-	s := startStack(t, stackOptions{apps: apps, handler: hangingHandler, workers: 10})
+	var active atomic.Int64
+	s := startStack(t, stackOptions{apps: apps, handler: hangingHandler(&active), workers: 10})
 
 	ivrLeg := readEvent(t, "hangup_complete_ivr_exit.json")
 	for name := range hanging {
@@ -502,5 +538,16 @@ value = "{{session.id}}"
 	}
 	if want := len(hanging) * callsPerHanging; attempts != want {
 		t.Errorf("status lists %d attempts to the hanging webservices, want %d", attempts, want)
+	}
+
+	// Every attempt that timed out closed its connection, so nothing is
+	// left holding a socket or a goroutine on either side.
+	s.waitFor("the hanging requests to end", func() bool { return active.Load() == 0 })
+	s.waitFor("the daemon to close the connections it left hanging", func() bool {
+		_, open := acceptor.counts()
+		return open == 0
+	})
+	if accepted, _ := acceptor.counts(); accepted != callsPerHanging {
+		t.Errorf("the hanging listener accepted %d connections, want one per attempt: %d", accepted, callsPerHanging)
 	}
 }

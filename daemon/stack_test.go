@@ -190,7 +190,8 @@ func (s *stack) mainTOML() string {
 	fmt.Fprintf(&b, "[freeswitch]\naddress = %q\npassword = %q\nevent_format = %q\n", s.fake.Addr(), o.password, o.eventFormat)
 	fmt.Fprintf(&b, "reconnect_min = %q\nreconnect_max = %q\nwatchdog = %q\n\n", o.reconnectMin, o.reconnectMax, o.watchdog)
 	fmt.Fprintf(&b, "[variables]\napp = %q\nexit_grace = %q\n\n", o.appVar, o.exitGrace)
-	fmt.Fprintf(&b, "[spool]\npath = %q\n\n", filepath.ToSlash(filepath.Join(s.dir, "spool.db")))
+	// The spool creates its folder, with the mode it wants.
+	fmt.Fprintf(&b, "[spool]\npath = %q\n\n", filepath.ToSlash(filepath.Join(s.dir, "spool", "spool.db")))
 	fmt.Fprintf(&b, "[delivery]\ntimeout = %g\nworkers = %d\nper_app = %d\n\n", o.timeout, o.workers, o.perApp)
 	fmt.Fprintf(&b, "[delivery.retry]\ninitial_delay = %q\nmax_delay = %q\nmax_attempts = %d\n\n", o.retryInitial, o.retryMax, o.maxAttempts)
 	fmt.Fprintf(&b, "[admin]\nlisten = \"\"\n")
