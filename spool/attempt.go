@@ -35,7 +35,7 @@ func (q *Queue) attempt(j *delivery.Job, p *AppPolicy) {
 		// Shutdown cancelled the attempt: nothing is recorded, so the job
 		// keeps its stored record and is due again after a restart.
 		q.log.WithFields(q.fields(j, out)).Info("attempt cancelled by shutdown; the job stays pending")
-		q.finish(j, false)
+		q.finish(j, p, false)
 		return
 	}
 
@@ -49,7 +49,7 @@ func (q *Queue) attempt(j *delivery.Job, p *AppPolicy) {
 	}
 	q.logOutcome(j, p, out, st)
 	q.w.update(j)
-	q.finish(j, true)
+	q.finish(j, p, true)
 }
 
 // send calls the sender and turns a panic into a retryable outcome, so one

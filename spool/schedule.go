@@ -271,9 +271,10 @@ func (q *Queue) startLocked(j *delivery.Job, p *AppPolicy) {
 	}()
 }
 
-// finish releases the worker of an attempt and starts the next claimed
-// job. When keepBusy is false the job may be claimed again at once.
-func (q *Queue) finish(j *delivery.Job, keepBusy bool) {
+// finish releases the worker of an attempt of j under policy p and starts
+// the next claimed job. When keepBusy is false the job may be claimed again
+// at once.
+func (q *Queue) finish(j *delivery.Job, p *AppPolicy, keepBusy bool) {
 	q.mu.Lock()
 	q.inFlight[j.App]--
 	if q.inFlight[j.App] == 0 {
@@ -285,6 +286,11 @@ func (q *Queue) finish(j *delivery.Job, keepBusy bool) {
 		q.dirty = true
 	}
 	q.dispatchLocked()
+	if _, hungry := q.hungry(j.App, p); hungry {
+		// The application may have due jobs that the last query skipped
+		// while it was at its limit.
+		q.dirty = true
+	}
 	q.mu.Unlock()
 	q.signal()
 }
