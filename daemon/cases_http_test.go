@@ -506,10 +506,12 @@ value = "{{session.id}}"
 
 	// Every healthy call is delivered while the first attempts to the
 	// hanging webservices are still waiting for their timeout.
+	sent := time.Now()
 	s.waitFor("the healthy calls to be delivered", func() bool {
 		delivered, _, _ := s.appStats("healthy")
 		return delivered == healthyCalls
 	})
+	t.Logf("the healthy calls were delivered %s after the last event was sent", time.Since(sent).Round(time.Millisecond))
 	for name := range hanging {
 		if _, dead, _ := s.appStats(name); dead != 0 {
 			t.Errorf("%s: %d jobs already gave up before the healthy calls were delivered", name, dead)
@@ -538,6 +540,20 @@ value = "{{session.id}}"
 	}
 	if want := len(hanging) * callsPerHanging; attempts != want {
 		t.Errorf("status lists %d attempts to the hanging webservices, want %d", attempts, want)
+	}
+
+	// Each dead job is logged with a timeout as its reason.
+	timedOut := map[string]int{}
+	for _, entry := range s.logEntries() {
+		app := fmt.Sprint(entry["app"])
+		if _, ok := hanging[app]; ok && entry["level"] == "error" && strings.Contains(fmt.Sprint(entry["error"]), "timed out") {
+			timedOut[app]++
+		}
+	}
+	for name := range hanging {
+		if timedOut[name] != callsPerHanging {
+			t.Errorf("%s: %d dead jobs logged with a timeout, want %d", name, timedOut[name], callsPerHanging)
+		}
 	}
 
 	// Every attempt that timed out closed its connection, so nothing is

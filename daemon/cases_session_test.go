@@ -29,7 +29,7 @@ func TestCase08NotReady(t *testing.T) {
 	}{
 		{
 			name:      "acl_rejection",
-			fake:      esltest.Options{RejectACL: true, Password: password},
+			fake:      esltest.Options{RejectACL: true},
 			cause:     esl.ErrACLRejected,
 			wantText:  "rejected by FreeSWITCH ACL",
 			otherText: "authentication failed",
