@@ -20,6 +20,10 @@ import (
 	"github.com/postcall/postcall/spool"
 )
 
+// DefaultShutdownTimeout is how long in-flight attempts may finish after a
+// stop signal. A service manager's stop timeout must be longer.
+const DefaultShutdownTimeout = 10 * time.Second
+
 // Options are the process-wide settings of a Daemon.
 type Options struct {
 	// Logger receives every log entry. Default: the logrus standard logger.
@@ -27,7 +31,7 @@ type Options struct {
 	// Version is reported in metrics and the User-Agent.
 	Version string
 	// ShutdownTimeout bounds how long in-flight attempts may finish after
-	// the daemon is told to stop. Default 10s.
+	// the daemon is told to stop. Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// WSDLWait bounds the first read of every WSDL at start. Default 10s.
 	WSDLWait time.Duration
@@ -64,7 +68,7 @@ func New(cfg *conf.Config, opts Options) (*Daemon, error) {
 		opts.Logger = logrus.StandardLogger()
 	}
 	if opts.ShutdownTimeout <= 0 {
-		opts.ShutdownTimeout = 10 * time.Second
+		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if opts.WSDLWait <= 0 {
 		opts.WSDLWait = 10 * time.Second
@@ -207,7 +211,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.close()
 			return err
 		}
-		d.log.WithField("addr", d.admin.Addr()).Info("admin listener started")
 	}
 	cfg := d.cfg.Load()
 	d.log.WithFields(logrus.Fields{

@@ -24,22 +24,54 @@ func HooksConfig(cfg *conf.Config) *hooks.Config {
 	}
 }
 
-// CallEvents picks the hangup and the exit event out of a captured event
-// stream: the first CHANNEL_HANGUP_COMPLETE and the first CUSTOM event with
-// the exit subclass. Either may be nil, not both.
+// CallEvents picks one call out of a captured event stream: the hangup of
+// the channel that would fire (it carries the application variable and no
+// other channel originated it, so the B leg of a bridge is passed over) and
+// the exit event of the same channel. With no hangup, the first exit event
+// stands for the call. Either result may be nil, not both.
 func CallEvents(cfg *conf.Config, events []esl.Event) (hangup, exit *esl.Event, err error) {
+	appVar := "variable_" + cfg.Main.Variables.App
+	subclass := cfg.Main.FreeSWITCH.ExitSubclass
+	var firstHangup, markedHangup *esl.Event
 	for i := range events {
 		ev := &events[i]
-		switch {
-		case ev.Name() == "CHANNEL_HANGUP_COMPLETE" && hangup == nil:
+		if ev.Name() != "CHANNEL_HANGUP_COMPLETE" {
+			continue
+		}
+		if firstHangup == nil {
+			firstHangup = ev
+		}
+		if ev.Get(appVar) == "" {
+			continue
+		}
+		if markedHangup == nil {
+			markedHangup = ev
+		}
+		if !hooks.IsOriginatedLeg(ev) {
 			hangup = ev
-		case ev.Name() == "CUSTOM" && ev.Subclass() == cfg.Main.FreeSWITCH.ExitSubclass && exit == nil:
+			break
+		}
+	}
+	if hangup == nil {
+		hangup = markedHangup
+	}
+	if hangup == nil {
+		hangup = firstHangup
+	}
+
+	for i := range events {
+		ev := &events[i]
+		if ev.Name() != "CUSTOM" || ev.Subclass() != subclass {
+			continue
+		}
+		if hangup == nil || ev.Get("Unique-ID") == hangup.Get("Unique-ID") {
 			exit = ev
+			break
 		}
 	}
 	if hangup == nil && exit == nil {
 		return nil, nil, fmt.Errorf("no CHANNEL_HANGUP_COMPLETE and no CUSTOM %s event found among %d events",
-			cfg.Main.FreeSWITCH.ExitSubclass, len(events))
+			subclass, len(events))
 	}
 	return hangup, exit, nil
 }
@@ -47,19 +79,7 @@ func CallEvents(cfg *conf.Config, events []esl.Event) (hangup, exit *esl.Event, 
 // AppOf returns the application a captured call names with the application
 // variable, or "" when it names none.
 func AppOf(cfg *conf.Config, hangup, exit *esl.Event) string {
-	name := cfg.Main.Variables.App
-	if exit != nil {
-		if v := exit.Get(name); v != "" {
-			return v
-		}
-		if v := exit.Get("variable_" + name); v != "" {
-			return v
-		}
-	}
-	if hangup != nil {
-		return hangup.Get("variable_" + name)
-	}
-	return ""
+	return hooks.AppName(HooksConfig(cfg), hangup, exit)
 }
 
 // RenderJob builds the job that the daemon would spool for a captured call

@@ -185,7 +185,11 @@ func replay(fake *esltest.Server, out io.Writer) (int, error) {
 		for _, ev := range events {
 			fake.SendEvent(ev)
 		}
-		fmt.Fprintf(out, "call %d sent (%d events): %s\n", i+1, len(events), c.what)
+		noun := "events"
+		if len(events) == 1 {
+			noun = "event"
+		}
+		fmt.Fprintf(out, "call %d sent (%d %s): %s\n", i+1, len(events), noun, c.what)
 		if c.fires {
 			want++
 		}

@@ -45,12 +45,12 @@ func (e *Engine) handleHangup(ev *esl.Event) {
 		e.stats.pending.Store(int64(e.pending.len()))
 	}
 
-	name := appName(&e.cfg, ev, exit)
+	name := AppName(&e.cfg, ev, exit)
 	if name == "" {
 		e.stats.notIVR.Add(1)
 		return
 	}
-	if isOriginatedLeg(ev) {
+	if IsOriginatedLeg(ev) {
 		e.stats.legsSkipped.Add(1)
 		e.log.WithFields(logrus.Fields{"app": clip(name), "call_id": uid}).
 			Debug("ignoring the hangup of an originated leg; the originating leg fires the call")
@@ -82,14 +82,14 @@ func (e *Engine) handleExit(ev *esl.Event) {
 		return
 	}
 
-	name := appName(&e.cfg, nil, ev)
+	name := AppName(&e.cfg, nil, ev)
 	if name == "" {
 		e.stats.notIVR.Add(1)
 		e.log.WithField("call_id", uid).
 			Debugf("ignoring an exit event without %s; set it on the channel or in the event", e.cfg.AppVar)
 		return
 	}
-	if isOriginatedLeg(ev) {
+	if IsOriginatedLeg(ev) {
 		e.stats.legsSkipped.Add(1)
 		e.log.WithFields(logrus.Fields{"app": clip(name), "call_id": uid}).
 			Debug("ignoring the exit event of an originated leg; the originating leg fires the call")
@@ -122,7 +122,7 @@ func (e *Engine) fireOldestExit() {
 // fireWithoutHangup fires a waiting exit event with its own data only.
 func (e *Engine) fireWithoutHangup(p *pendingExit, reason string) {
 	e.stats.exitsWithoutHangup.Add(1)
-	name := appName(&e.cfg, nil, p.event)
+	name := AppName(&e.cfg, nil, p.event)
 	e.log.WithFields(logrus.Fields{"app": clip(name), "call_id": p.event.Get("Unique-ID")}).
 		Debugf("firing an exit event with its own data: %s", reason)
 	e.fire(p.key, name, nil, p.event)
@@ -224,10 +224,10 @@ func (e *Engine) lookupApp(name, callID string) *App {
 	return nil
 }
 
-// appName returns the application a call belongs to, or "" when the channel
+// AppName returns the application a call belongs to, or "" when the channel
 // is not an IVR call. The exit event's own header wins over the channel
 // variable, because the IVR set it in the exit event on purpose.
-func appName(cfg *Config, hangup, exit *esl.Event) string {
+func AppName(cfg *Config, hangup, exit *esl.Event) string {
 	if exit != nil {
 		if v := exit.Get(cfg.AppVar); v != "" {
 			return v
@@ -242,11 +242,11 @@ func appName(cfg *Config, hangup, exit *esl.Event) string {
 	return ""
 }
 
-// isOriginatedLeg reports whether ev is from an outbound channel that another
+// IsOriginatedLeg reports whether ev is from an outbound channel that another
 // channel originated, such as the B leg of a bridge. Such a leg never fires,
 // because an exported application variable puts the IVR mark on both legs.
 // call_uuid is not used: on some B legs it equals the leg's own uuid.
-func isOriginatedLeg(ev *esl.Event) bool {
+func IsOriginatedLeg(ev *esl.Event) bool {
 	direction, ok := ev.Lookup("Call-Direction")
 	if !ok {
 		direction = ev.Get("variable_direction")

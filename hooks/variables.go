@@ -192,7 +192,7 @@ func addDocumented(vars render.Vars, c *Config, app *App, channel, exit *esl.Eve
 	if app != nil {
 		name = app.Name
 	} else if channel != nil {
-		name = validUTF8(appName(c, channel, exit))
+		name = validUTF8(AppName(c, channel, exit))
 	}
 
 	vars[VarSessionID] = get("Unique-ID")

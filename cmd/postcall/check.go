@@ -51,7 +51,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	for _, app := range cfg.Apps {
 		problems, warnings, sample := checkApp(cfg, apps, hc, app, *timeout)
 		for _, w := range warnings {
-			fmt.Fprintf(stdout, "warning: %s: %s\n", app.File, w)
+			fmt.Fprintf(stdout, "note: %s: %s\n", app.File, w)
 		}
 		for _, p := range problems {
 			fmt.Fprintf(stdout, "%s: %s\n", app.File, p)
@@ -67,10 +67,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if failed > 0 {
-		fmt.Fprintf(stdout, "check failed: %d of %d applications have errors\n", failed, len(cfg.Apps))
+		fmt.Fprintf(stdout, "check failed: %d of %s have errors\n", failed, plural(len(cfg.Apps), "application"))
 		return 1
 	}
-	fmt.Fprintf(stdout, "configuration ok: %d applications\n", len(cfg.Apps))
+	fmt.Fprintf(stdout, "configuration ok: %s\n", plural(len(cfg.Apps), "application"))
 	return 0
 }
 
@@ -140,4 +140,12 @@ func unknownNames(hc *hooks.Config, app *hooks.App, names []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// plural returns "1 application" or "n applications".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -51,7 +51,7 @@ func TestCheckValidConfig(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check exit code = %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"ok: survey", "POST http://127.0.0.1:9/calls/", "Content-Type: application/json", "configuration ok: 1 applications"} {
+	for _, want := range []string{"ok: survey", "POST http://127.0.0.1:9/calls/", "Content-Type: application/json", "configuration ok: 1 application"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}

@@ -67,6 +67,9 @@ func loadCapturedCall(configPath, appName, eventFile string, opts daemon.BuildOp
 	if opts.Logger == nil {
 		opts.Logger = quietLogger()
 	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = userAgent(cfg)
+	}
 	apps, err := daemon.BuildApps(cfg, opts)
 	if err != nil {
 		return nil, err

@@ -10,8 +10,7 @@ import (
 	"github.com/postcall/postcall/soap"
 )
 
-// defaultBuild returns the build options of the one-shot commands, with a
-// SOAP sender that finds clients in the applications it is given.
+// defaultBuild returns the build options of the one-shot commands.
 func defaultBuild() daemon.BuildOptions {
 	return daemon.BuildOptions{Logger: quietLogger()}
 }
@@ -33,18 +32,23 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	var apps *daemon.Apps
-	opts := defaultBuild()
-	opts.SOAPSender = soap.NewSender(soap.Options{
-		Clients: func(name string) *soap.Client { return apps.SOAP[name] },
-		Logger:  opts.Logger,
-	})
-	call, err := loadCapturedCall(*configPath, *appName, *eventFile, opts)
+	call, err := loadCapturedCall(*configPath, *appName, *eventFile, defaultBuild())
 	if err != nil {
 		fmt.Fprintf(stderr, "postcall send: %v\n", err)
 		return 1
 	}
-	apps = call.apps
+	sender := call.apps.Policies[call.app.Name].Sender
+	if call.app.Type == "soap" {
+		d := call.cfg.Main.Delivery
+		sender = soap.NewSender(soap.Options{
+			Clients:           func(name string) *soap.Client { return call.apps.SOAP[name] },
+			MaxResponseBytes:  int64(d.MaxResponseBytes),
+			IdempotencyHeader: d.IdempotencyHeader,
+			UserAgent:         userAgent(call.cfg),
+			MaxRetryAfter:     d.Retry.MaxRetryAfter.D(),
+			Logger:            quietLogger(),
+		})
+	}
 
 	ctx := context.Background()
 	if req, err := call.wireRequest(ctx); err == nil {
@@ -52,7 +56,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		writeRequest(stdout, req, call.app.Private, *showPrivate)
 		fmt.Fprintln(stdout)
 	}
-	out := call.apps.Policies[call.app.Name].Sender.Send(ctx, call.job)
+	out := sender.Send(ctx, call.job)
 	fmt.Fprintf(stdout, "outcome: %s", out.Class)
 	if out.Status != 0 {
 		fmt.Fprintf(stdout, ", HTTP %d", out.Status)
