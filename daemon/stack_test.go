@@ -25,8 +25,9 @@ import (
 	"github.com/postcall/postcall/esl/esltest"
 )
 
-// waitLimit bounds every wait on a condition. It is far above what a
-// passing test needs, so it only decides how long a failing test hangs.
+// waitLimit is the default bound of every wait on a condition. It is far
+// above what a passing test needs, so it only decides how long a failing
+// test hangs.
 const waitLimit = 30 * time.Second
 
 // pollInterval is how often a condition without a notification is checked.
