@@ -331,6 +331,9 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 	if err != nil {
 		return err
 	}
+	if err := d.readWSDLs(cfg, apps); err != nil {
+		return err
+	}
 	old := d.cfg.Load()
 	d.soapClients.Store(&apps.SOAP)
 	d.queue.SetApps(apps.Policies)
@@ -341,6 +344,39 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 		d.log.Warn("settings of the main file other than the applications changed; they take effect after a restart")
 	}
 	d.log.WithField("apps", len(cfg.Apps)).Info("configuration reloaded")
+	return nil
+}
+
+// readWSDLs reads the WSDL of every SOAP application of a reload and checks
+// the application against it. A WSDL that cannot be read keeps the one the
+// running application read from the same location; with none, the
+// application starts unread, as at start, and its jobs wait. A WSDL that is
+// read but lacks the method or its parameters fails the reload.
+func (d *Daemon) readWSDLs(cfg *conf.Config, apps *Apps) error {
+	running := *d.soapClients.Load()
+	for _, app := range cfg.Apps {
+		client, ok := apps.SOAP[app.Name]
+		if !ok {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d.opts.WSDLWait)
+		svc, err := client.Refresh(ctx)
+		cancel()
+		if err != nil {
+			log := d.log.WithFields(logrus.Fields{"app": app.Name, "error": err})
+			old := running[app.Name]
+			if old == nil || old.WSDL() != client.WSDL() || old.Cached() == nil {
+				log.Warn("WSDL not readable during reload; this application's jobs wait and the WSDL is read again with backoff")
+				continue
+			}
+			log.Warn("WSDL not readable during reload; keeping the WSDL read before")
+			svc = old.Cached()
+			apps.SOAP[app.Name] = client.WithService(svc)
+		}
+		if err := svc.Check(app.Method, app.SOAPVersion, SOAPParamNames(app)); err != nil {
+			return fmt.Errorf("%s: application %q: %w", app.File, app.Name, err)
+		}
+	}
 	return nil
 }
 

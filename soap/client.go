@@ -49,6 +49,10 @@ type ClientOptions struct {
 	WSDLRetryMax time.Duration
 	// Logger receives the WSDL reads. Default: logrus's standard logger.
 	Logger logrus.FieldLogger
+	// Service, when set, is a WSDL already read, for example by the client
+	// this one replaces on a reload. It is used until Refresh reads the WSDL
+	// again.
+	Service *Service
 }
 
 // Client is one application's SOAP settings and its WSDL, read on first
@@ -86,12 +90,31 @@ func NewClient(opts ClientOptions) *Client {
 	if opts.HTTPClient != nil && opts.Load.HTTPClient == nil {
 		opts.Load.HTTPClient = opts.HTTPClient
 	}
-	c := &Client{opts: opts, now: time.Now}
+	c := &Client{opts: opts, now: time.Now, svc: opts.Service}
 	if opts.HTTPClient != nil {
 		c.http = withoutRedirects(opts.HTTPClient)
 	}
 	return c
 }
+
+// Cached returns the WSDL the client has read, or nil when no read has
+// succeeded yet. It never reads.
+func (c *Client) Cached() *Service {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.svc
+}
+
+// WithService returns a new Client with the same settings that starts
+// with svc as its WSDL, as if it had read it.
+func (c *Client) WithService(svc *Service) *Client {
+	opts := c.opts
+	opts.Service = svc
+	return NewClient(opts)
+}
+
+// WSDL returns the WSDL location the client reads.
+func (c *Client) WSDL() string { return c.opts.WSDL }
 
 // withoutRedirects returns a copy of client that returns 3xx responses
 // instead of following them, because a redirected POST would turn into a
