@@ -84,21 +84,31 @@ func (m *MemoryStore) indexRemove(j *delivery.Job) {
 
 // Add implements Store.
 func (m *MemoryStore) Add(ctx context.Context, jobs []*delivery.Job) ([]bool, error) {
-	states := make([]delivery.State, len(jobs))
-	for i, j := range jobs {
+	return m.Write(ctx, jobs, nil)
+}
+
+// Write implements BatchWriter.
+func (m *MemoryStore) Write(ctx context.Context, add, update []*delivery.Job) ([]bool, error) {
+	states := make([]delivery.State, len(add))
+	for i, j := range add {
 		state, err := validateJob(j)
 		if err != nil {
 			return nil, err
 		}
 		states[i] = state
 	}
+	for _, j := range update {
+		if _, err := validateJob(j); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
 
-	added := make([]bool, len(jobs))
-	for i, j := range jobs {
+	added := make([]bool, len(add))
+	for i, j := range add {
 		if _, ok := m.jobs[j.Key]; ok {
 			continue
 		}
@@ -108,6 +118,7 @@ func (m *MemoryStore) Add(ctx context.Context, jobs []*delivery.Job) ([]bool, er
 		m.indexAdd(c)
 		added[i] = true
 	}
+	m.updateLocked(update)
 	return added, nil
 }
 
@@ -174,16 +185,11 @@ func (m *MemoryStore) NextDue(ctx context.Context) (time.Time, bool, error) {
 
 // Update implements Store.
 func (m *MemoryStore) Update(ctx context.Context, jobs []*delivery.Job) error {
-	for _, j := range jobs {
-		if _, err := validateJob(j); err != nil {
-			return err
-		}
-	}
-	if err := m.lock(ctx); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
+	_, err := m.Write(ctx, nil, jobs)
+	return err
+}
 
+func (m *MemoryStore) updateLocked(jobs []*delivery.Job) {
 	for _, j := range jobs {
 		stored, ok := m.jobs[j.Key]
 		if !ok {
@@ -197,7 +203,6 @@ func (m *MemoryStore) Update(ctx context.Context, jobs []*delivery.Job) error {
 		r.apply(stored)
 		m.indexAdd(stored)
 	}
-	return nil
 }
 
 // Get implements Store.

@@ -116,12 +116,12 @@ type Queue struct {
 	attemptCtx    context.Context
 	cancelAttempt context.CancelFunc
 
-	wake       chan struct{}
-	stop       chan struct{}
-	running    atomic.Bool
-	shutdown   sync.Once
-	shutdownCh chan struct{}
-	shutdownEr error
+	wake        chan struct{}
+	stop        chan struct{}
+	running     atomic.Bool
+	shutdown    sync.Once
+	shutdownCh  chan struct{}
+	shutdownErr error
 }
 
 // NewQueue checks opts and returns a queue that takes jobs at once; Run
@@ -271,11 +271,11 @@ func (q *Queue) written(keys []string) {
 // store. It may be called more than once and returns the first result.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	q.shutdown.Do(func() {
-		q.shutdownEr = q.stopAll(ctx)
+		q.shutdownErr = q.stopAll(ctx)
 		close(q.shutdownCh)
 	})
 	<-q.shutdownCh
-	return q.shutdownEr
+	return q.shutdownErr
 }
 
 func (q *Queue) stopAll(ctx context.Context) error {

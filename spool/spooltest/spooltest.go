@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) spool.Store) {
 	t.Run("Compact", func(t *testing.T) { testCompact(t, open(t)) })
 	t.Run("ListFilters", func(t *testing.T) { testListFilters(t, open(t)) })
 	t.Run("ConcurrentAdd", func(t *testing.T) { testConcurrentAdd(t, open(t)) })
+	t.Run("BatchWrite", func(t *testing.T) { testBatchWrite(t, open(t)) })
 	t.Run("ClosedStore", func(t *testing.T) { testClosed(t, newStore(t)) })
 }
 
@@ -729,5 +730,33 @@ func testClosed(t *testing.T, s spool.Store) {
 	}
 	if _, err := s.Due(ctx, base, 1); !errors.Is(err, spool.ErrClosed) {
 		t.Errorf("Due after Close returned %v, want ErrClosed", err)
+	}
+}
+
+func testBatchWrite(t *testing.T, s spool.Store) {
+	bw, ok := s.(spool.BatchWriter)
+	if !ok {
+		t.Skip("the store does not implement BatchWriter")
+	}
+	mustAdd(t, s, NewJob("old", "survey", base))
+	done := withRecord(NewJob("old", "survey", base), delivery.StateDelivered, 1, base.Add(time.Minute))
+	added, err := bw.Write(context.Background(), []*delivery.Job{NewJob("new", "survey", base), NewJob("old", "survey", base)}, []*delivery.Job{done})
+	if err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if !slices.Equal(added, []bool{true, false}) {
+		t.Errorf("Write reported %v for a new and a stored key, want [true false]", added)
+	}
+	if got := mustGet(t, s, "old"); got.State != delivery.StateDelivered {
+		t.Errorf("Write left the updated job %s, want delivered", got.State)
+	}
+	if got := mustGet(t, s, "new"); got.State != delivery.StatePending {
+		t.Errorf("Write stored the new job as %s, want pending", got.State)
+	}
+	if _, err := bw.Write(context.Background(), []*delivery.Job{NewJob("valid", "survey", base)}, []*delivery.Job{NewJob("", "survey", base)}); err == nil {
+		t.Error("Write accepted an update without a key")
+	}
+	if _, err := s.Get(context.Background(), "valid"); !errors.Is(err, spool.ErrNotFound) {
+		t.Errorf("a Write that failed stored its new job (Get returned %v)", err)
 	}
 }
