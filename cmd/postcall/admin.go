@@ -118,6 +118,7 @@ func writeStatus(w io.Writer, st *daemon.Status) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", a.Name, a.Pending, a.InFlight, a.Delivered, a.Dead)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "(PENDING counts every job not delivered yet, IN FLIGHT the ones being attempted now)")
 
 	if len(st.Recent) > 0 {
 		fmt.Fprintln(w, "\nrecent attempts (newest first):")
