@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,6 +57,7 @@ type flags struct {
 	opts        loadtest.Options
 	sinkDown    string
 	jsonOut     bool
+	repeat      int
 	cpuProfile  string
 	blockProf   string
 	postcallLog string
@@ -97,6 +99,7 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&o.ConnectWait, "connect-wait", 0, "how long to wait for postcall to subscribe (default 10s when postcall-load starts it, 5m otherwise)")
 	fs.DurationVar(&o.SampleInterval, "sample", 25*time.Millisecond, "how often postcall's status is read")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON, with a timeline sampled once a second")
+	fs.IntVar(&f.repeat, "repeat", 1, "run the whole measurement this many times, each with a fresh daemon, and print every run's main figures with their median")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of postcall-load to this `file`; samples carry the label part=postcall|sink|freeswitch|generator|harness|baseline")
 	fs.StringVar(&f.blockProf, "blockprofile", "", "write a profile of where goroutines of postcall-load waited (on channels, locks, I/O syscalls excluded) to this `file`; most useful with -inprocess")
 	fs.StringVar(&f.postcallLog, "postcall-log", "", "write the log of a daemon that postcall-load starts to this `file` (default: discard)")
@@ -104,6 +107,9 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if f.repeat < 1 {
+		return nil, fmt.Errorf("-repeat %d is not valid: use 1 or more", f.repeat)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: postcall-load takes only flags", fs.Arg(0))
@@ -162,26 +168,67 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	report, err := loadtest.Run(ctx, f.opts)
-	if err != nil {
-		fmt.Fprintf(stderr, "postcall-load: %v\n", err)
-		return 1
+	var reports []*loadtest.Report
+	for i := range f.repeat {
+		if f.repeat > 1 {
+			log.WithField("run", i+1).Info("starting a run")
+		}
+		report, err := loadtest.Run(ctx, f.opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "postcall-load: %v\n", err)
+			return 1
+		}
+		reports = append(reports, report)
 	}
 
-	if f.jsonOut {
-		err = report.WriteJSON(stdout)
-	} else {
-		err = report.WriteTable(stdout)
-	}
-	if err != nil {
+	if err := writeReports(stdout, reports, f.jsonOut, f.verbose); err != nil {
 		fmt.Fprintf(stderr, "postcall-load: write the report: %v\n", err)
 		return 1
 	}
-	lost := report.Missing > 0 && f.opts.SinkDown != loadtest.SinkDownAlways
-	if lost || report.DroppedFreeSWITCH > 0 || report.NotQueued > 0 || (report.DroppedDaemon != nil && *report.DroppedDaemon > 0) {
-		return 3
+	for _, r := range reports {
+		if lostSomething(r, f.opts.SinkDown) {
+			return 3
+		}
 	}
 	return 0
+}
+
+// lostSomething reports whether a run lost a call or an event.
+func lostSomething(r *loadtest.Report, sinkDown string) bool {
+	missing := r.Missing > 0 && sinkDown != loadtest.SinkDownAlways
+	daemonDrops := r.DroppedDaemon != nil && *r.DroppedDaemon > 0
+	return missing || daemonDrops || r.DroppedFreeSWITCH > 0 || r.NotQueued > 0
+}
+
+// writeReports prints one run's report, or, for repeated runs, the main
+// figures of every run with their median (and each run's report as well
+// when verbose is set).
+func writeReports(w io.Writer, reports []*loadtest.Report, asJSON, verbose bool) error {
+	if len(reports) == 1 {
+		if asJSON {
+			return reports[0].WriteJSON(w)
+		}
+		return reports[0].WriteTable(w)
+	}
+
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Runs   []*loadtest.Report `json:"runs"`
+			Median []loadtest.Figure  `json:"median"`
+		}{reports, loadtest.MedianFigures(reports)})
+	}
+	if verbose {
+		for i, r := range reports {
+			fmt.Fprintf(w, "run %d\n", i+1)
+			if err := r.WriteTable(w); err != nil {
+				return err
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	return loadtest.WriteFiguresTable(w, reports)
 }
 
 // startProfile starts a CPU profile written to path and returns the
