@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/postcall/postcall/esl"
 )
@@ -126,5 +127,20 @@ func TestReloadRejectsMethodMissingFromWSDL(t *testing.T) {
 	got := s.waitRequests("/soap/ticketing", 1)
 	if !strings.Contains(string(got[0].Body), "<tns:Note>kept</tns:Note>") {
 		t.Errorf("after a rejected reload the old configuration does not serve:\n%s", got[0].Body)
+	}
+}
+
+func TestReloadBurstCoalesces(t *testing.T) {
+	s := startStack(t, stackOptions{apps: map[string]string{}})
+	for range 50 {
+		s.d.RequestReload()
+	}
+	reloads := func() int { return strings.Count(s.logs.String(), "configuration reloaded") }
+	s.waitFor("a reload after the burst", func() bool { return reloads() >= 1 })
+	// A request that arrives while a reload runs is merged into one more
+	// reload at most; give a second one time to show up before counting.
+	time.Sleep(300 * time.Millisecond)
+	if n := reloads(); n < 1 || n > 2 {
+		t.Errorf("50 reload requests in a burst caused %d reloads, want 1 or 2", n)
 	}
 }
