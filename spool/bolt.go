@@ -261,8 +261,11 @@ func (s *BoltStore) Schedule(ctx context.Context, q DueQuery) ([]*delivery.Job, 
 			if err != nil {
 				return err
 			}
-			if j == nil {
-				return fmt.Errorf("spool %s is inconsistent: job %q is in the due index but not stored: purge it with its key", s.path, e.key)
+			if j == nil || j.State != delivery.StatePending {
+				// NOTE: every write keeps the index and the records in one
+				// transaction, so a stale entry means a damaged file. It is
+				// skipped rather than failing every query, and it stays.
+				continue
 			}
 			jobs = append(jobs, j)
 		}
