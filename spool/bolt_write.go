@@ -12,7 +12,7 @@ import (
 	"github.com/postcall/postcall/delivery"
 )
 
-// writeOp is one caller's change, run inside a shared transaction. fn may
+// writeOp is one caller's change, run in one transaction with others. fn may
 // run more than once (when another change in the same batch fails), so it
 // must set its results from scratch each time.
 type writeOp struct {
@@ -156,7 +156,7 @@ type encoded struct {
 }
 
 // Add implements Store. It encodes the jobs before it queues the write, so
-// the shared transaction does only the lookups and puts.
+// the common transaction does only the lookups and puts.
 func (s *BoltStore) Add(ctx context.Context, jobs []*delivery.Job) ([]bool, error) {
 	return s.Write(ctx, jobs, nil)
 }
