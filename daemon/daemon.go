@@ -105,12 +105,13 @@ func New(cfg *conf.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.queue, err = spool.NewQueue(spool.Options{
-		Store:       d.store,
-		Apps:        apps.Policies,
-		Workers:     main.Delivery.Workers,
-		MemoryQueue: main.Spool.MemoryQueue,
-		Logger:      d.log,
-		Observer:    &observer{metrics: d.metrics, status: d.status},
+		Store:         d.store,
+		Apps:          apps.Policies,
+		Workers:       main.Delivery.Workers,
+		MemoryQueue:   main.Spool.MemoryQueue,
+		KeepDelivered: main.Spool.KeepDelivered.D(),
+		Logger:        d.log,
+		Observer:      &observer{metrics: d.metrics, status: d.status},
 	})
 	if err != nil {
 		d.store.Close()

@@ -84,8 +84,10 @@ type Config struct {
 	PendingExits int
 	// Apps maps the application name (the AppVar value) to the application.
 	Apps map[string]*App
-	// Submit hands a job to the spool. It is required. A job counts as
-	// accepted only when Submit returns nil.
+	// Submit hands a job to the spool. It is required. An error means the
+	// job was not taken, so the call is not remembered as fired. A nil
+	// return does not yet mean the job is on disk: the spool counts it as
+	// accepted once its group commit is written, a few milliseconds later.
 	Submit func(*delivery.Job) error
 	// Logger receives the engine's log entries. Default: the logrus
 	// standard logger.
