@@ -190,7 +190,7 @@ for page in "$repo"/docs/*.md; do
 	fi
 done
 install -m 0644 "$repo/examples/postcall.toml" "$doc/examples/"
-install -m 0644 "$repo"/examples/apps.d/*.toml "$doc/examples/apps.d/"
+install -m 0644 "$repo"/examples/apps.d/*.toml "$repo"/examples/apps.d/*.wsdl "$doc/examples/apps.d/"
 # Real captured events, for trying an application with postcall render.
 install -m 0644 "$repo"/demo/assets/calls/*.json "$doc/examples/calls/"
 write_copyright "$doc/copyright"
