@@ -268,9 +268,6 @@ menu = "channel:menu@main"
 			// session.connection.protocol.sip.headers.NAME with NAME kept
 			// exactly, so a template should reach them directly.
 			name: "placeholders",
-			skip: "TODO: render.Parse rejects ',', '(', ')', '~', '/' and '@' in placeholder names, " +
-				"so {{channel.fish,(sticks)~_1}}, {{channel.menu@main}} and " +
-				"{{session.connection.protocol.sip.headers.X-Route/Hint}} fail to load although the variables exist",
 			app: caseJSONApp(map[string]string{
 				"result":    "channel.ivr_result",
 				"fish":      "channel.fish,(sticks)~_1",

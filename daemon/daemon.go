@@ -435,10 +435,28 @@ func (d *Daemon) reloadLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.reloads:
-			d.ReloadFile()
 		}
+		// Requests that arrive within reloadSettle of the first one, such
+		// as a burst of SIGHUPs from a deploy script, join this reload.
+		settle := time.NewTimer(reloadSettle)
+	collect:
+		for {
+			select {
+			case <-ctx.Done():
+				settle.Stop()
+				return
+			case <-d.reloads:
+			case <-settle.C:
+				break collect
+			}
+		}
+		d.ReloadFile()
 	}
 }
+
+// reloadSettle is how long a reload request waits for more requests to
+// join it.
+const reloadSettle = 200 * time.Millisecond
 
 func (d *Daemon) serveReload(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {

@@ -364,7 +364,7 @@ func TestDebianPackage(t *testing.T) {
 		if err != nil {
 			t.Fatalf("postcall check with the example application enabled: %v\n%s", err, out)
 		}
-		if !strings.Contains(string(out), "configuration ok: 1 applications") {
+		if !strings.Contains(string(out), "configuration ok: 1 application\n") {
 			t.Errorf("postcall check output does not report 1 application:\n%s", out)
 		}
 

@@ -67,8 +67,12 @@ func Parse(src string) (*Template, error) {
 		if name == "" {
 			return nil, newParseError(src, open, `empty placeholder: write a variable name between "{{" and "}}"`)
 		}
+		if strings.HasPrefix(name, "$") {
+			msg := fmt.Sprintf("invalid variable name %q: placeholders are written {{name}}, without ${...}", name)
+			return nil, newParseError(src, innerStart+nameOffset, msg)
+		}
 		if bad, r := invalidNameRune(name); bad >= 0 {
-			msg := fmt.Sprintf("invalid character %q in variable name %q: a name may contain only letters, digits, \"_\", \".\", \"-\" and \":\"", r, name)
+			msg := fmt.Sprintf("invalid character %q in variable name %q: a name may not contain braces, spaces or control characters", r, name)
 			return nil, newParseError(src, innerStart+nameOffset+bad, msg)
 		}
 
@@ -115,15 +119,18 @@ func invalidNameRune(name string) (int, rune) {
 	return -1, 0
 }
 
+// isNameRune reports whether r may appear in a variable name. Names keep
+// the punctuation FreeSWITCH allows in channel variable and header names,
+// such as channel.fish,(sticks)~_1 or channel.sip_h_X-Route/Hint, so only
+// braces, spaces and control characters end a name.
 func isNameRune(r rune) bool {
-	switch r {
-	case '_', '.', '-', ':':
-		return true
-	}
-	if r == utf8.RuneError {
+	switch {
+	case r == '{' || r == '}' || r == utf8.RuneError:
+		return false
+	case unicode.IsSpace(r) || unicode.IsControl(r):
 		return false
 	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
+	return true
 }
 
 func newParseError(src string, offset int, msg string) *ParseError {

@@ -292,14 +292,17 @@ func (t *Template) renderParams(vars render.Vars, missing []string) ([]byte, []s
 	if len(t.params) == 0 {
 		return nil, missing
 	}
-	var buf []byte
+	var buf, value []byte
 	for i, p := range t.params {
 		if i > 0 {
 			buf = append(buf, '&')
 		}
 		buf = append(buf, p.escapedName...)
 		buf = append(buf, '=')
-		buf, missing = p.value.Append(buf, vars, render.EscapeQuery, missing)
+		// The whole value is one parameter value, literal text included, so
+		// it is rendered first and escaped as a whole.
+		value, missing = p.value.Append(value[:0], vars, render.EscapePlain, missing)
+		buf = render.EscapeQuery(buf, string(value))
 	}
 	return buf, missing
 }

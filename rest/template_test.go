@@ -35,7 +35,7 @@ func TestNewTemplateErrors(t *testing.T) {
 		{"body on POST", conf.App{RequestType: "POST", URL: "https://crm.example.com/x", Body: "x"}, "key body: request type POST sends no raw body"},
 		{"bad body placeholder", conf.App{RequestType: "PUT", URL: "https://crm.example.com/x", Body: "{\n  \"a\": \"{{}}\"\n}"}, "key body: line 2, column 9: empty placeholder"},
 		{"parameter without name", conf.App{RequestType: "GET", URL: "https://crm.example.com/x", Params: []conf.Param{{Value: "1"}}}, "key params: parameter 1 has no name"},
-		{"bad parameter placeholder", conf.App{RequestType: "GET", URL: "https://crm.example.com/x", Params: []conf.Param{{Name: "p", Value: "{{x/y}}"}}}, `key params: parameter "p"`},
+		{"bad parameter placeholder", conf.App{RequestType: "GET", URL: "https://crm.example.com/x", Params: []conf.Param{{Name: "p", Value: "{{x y}}"}}}, `key params: parameter "p"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -210,5 +210,24 @@ func TestSecretHeaders(t *testing.T) {
 	}}
 	if got, want := SecretHeaders(app), []string{"Authorization", "X-Api-Key"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("SecretHeaders = %q, want %q", got, want)
+	}
+}
+
+func TestParamLiteralTextEscaped(t *testing.T) {
+	for _, requestType := range []string{"GET", "POST"} {
+		tmpl := newTestTemplate(t, &conf.App{
+			RequestType: requestType,
+			URL:         "https://crm.example.com/calls",
+			Params:      []conf.Param{{Name: "note", Value: "a b&c=d%e+f {{q}}"}},
+		})
+		req, _ := tmpl.Render(render.Vars{"q": "yes"})
+		const want = "note=a+b%26c%3Dd%25e%2Bf+yes"
+		got := string(req.Body)
+		if requestType == "GET" {
+			got = strings.TrimPrefix(req.URL, "https://crm.example.com/calls?")
+		}
+		if got != want {
+			t.Errorf("%s: parameters = %q, want %q", requestType, got, want)
+		}
 	}
 }
