@@ -107,19 +107,24 @@ func startInProcess(mainFile string, out io.Writer) (*inProcessDaemon, error) {
 		return nil, fmt.Errorf("%s: [log] level: %w", mainFile, err)
 	}
 	log.SetLevel(level)
-	d, err := daemon.New(cfg, daemon.Options{Logger: log, Version: "load"})
-	if err != nil {
-		return nil, err
-	}
-
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &inProcessDaemon{d: d, cancel: cancel, done: make(chan struct{})}
+	p := &inProcessDaemon{cancel: cancel, done: make(chan struct{})}
+	// New starts goroutines of its own (the spool's writers), so it runs
+	// under the label too.
 	pprof.Do(ctx, pprof.Labels("part", "postcall"), func(ctx context.Context) {
+		p.d, err = daemon.New(cfg, daemon.Options{Logger: log, Version: "load"})
+		if err != nil {
+			return
+		}
 		go func() {
-			p.err = d.Run(ctx)
+			p.err = p.d.Run(ctx)
 			close(p.done)
 		}()
 	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -32,7 +32,7 @@ func (r *Report) Figures() []Figure {
 		{Name: "reader_lag_p99_ms"}, {Name: "reader_lag_max_ms"},
 		positive("ingest_events_per_s", r.IngestRate),
 		positive("spooled_calls_per_s", r.SpoolRate),
-		{Name: "cpu_s_per_1000_calls"}, {Name: "peak_rss_mib"}, {Name: "end_rss_mib"},
+		{Name: "cpu_s_per_1000_calls"}, {Name: "written_kib_per_call"}, {Name: "peak_rss_mib"}, {Name: "end_rss_mib"},
 		{Name: "delivery_limit_per_s"}, {Name: "ingest_limit_per_s"},
 		{Name: "delivery_ratio"}, {Name: "ingest_ratio"},
 	}
@@ -58,6 +58,9 @@ func (r *Report) Figures() []Figure {
 	}
 	if p := r.Process; p != nil {
 		set("cpu_s_per_1000_calls", p.CPUPer1000Calls)
+		if p.WrittenKiBPerCall >= 0 {
+			set("written_kib_per_call", p.WrittenKiBPerCall)
+		}
 		set("peak_rss_mib", p.PeakRSSMiB)
 		set("end_rss_mib", p.EndRSSMiB)
 	}

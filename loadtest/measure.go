@@ -242,8 +242,12 @@ func (r *runner) fillSamples(procStart ProcSample, procEnd *ProcSample) {
 			EndAnonMiB: mib(procEnd.RSSAnon), EndFileMiB: mib(procEnd.RSSFile),
 			MinRSSMiB: mib(r.mon.rssMin), MaxRSSMiB: mib(r.mon.rssMax),
 		}
+		f.WrittenKiBPerCall = -1
 		if rep.Calls > 0 {
 			f.CPUPer1000Calls = cpu / float64(rep.Calls) * 1000
+			if procStart.WriteBytes >= 0 && procEnd.WriteBytes >= 0 {
+				f.WrittenKiBPerCall = float64(procEnd.WriteBytes-procStart.WriteBytes) / 1024 / float64(rep.Calls)
+			}
 		}
 		rep.Process = f
 	} else if r.opts.InProcess {

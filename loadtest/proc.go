@@ -26,6 +26,10 @@ type ProcSample struct {
 	HWM     int64
 	RSSAnon int64
 	RSSFile int64
+	// WriteBytes counts the bytes the process caused to be written to
+	// storage (write_bytes of /proc/PID/io), or -1 when that file cannot be
+	// read.
+	WriteBytes int64
 }
 
 // ReadProc reads /proc/PID/stat and /proc/PID/status.
@@ -47,7 +51,29 @@ func ReadProc(pid int) (ProcSample, error) {
 		return ProcSample{}, fmt.Errorf("process %d: %w", pid, err)
 	}
 	s.CPU = cpu
+	s.WriteBytes = -1
+	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
+		if n, err := ParseIOWriteBytes(io); err == nil {
+			s.WriteBytes = n
+		}
+	}
 	return s, nil
+}
+
+// ParseIOWriteBytes returns write_bytes of a /proc/PID/io file.
+func ParseIOWriteBytes(data []byte) (int64, error) {
+	for line := range bytes.Lines(data) {
+		value, ok := bytes.CutPrefix(line, []byte("write_bytes:"))
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid /proc io write_bytes %q", bytes.TrimSpace(value))
+		}
+		return n, nil
+	}
+	return 0, errors.New("invalid /proc io file: write_bytes is missing")
 }
 
 // ParseStatCPU returns utime plus stime (fields 14 and 15) of a

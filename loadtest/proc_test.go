@@ -79,6 +79,32 @@ func TestParseStatusMemory(t *testing.T) {
 	}
 }
 
+func TestParseIOWriteBytes(t *testing.T) {
+	cases := []struct {
+		name    string
+		io      string
+		want    int64
+		wantErr bool
+	}{
+		{"captured file", string(readTestdata(t, "proc_io.txt")), 20480, false},
+		{"written bytes", "rchar: 1\nwrite_bytes: 4096\ncancelled_write_bytes: 0\n", 4096, false},
+		{"missing", "rchar: 1\n", 0, true},
+		{"negative", "write_bytes: -1\n", 0, true},
+		{"not a number", "write_bytes: many\n", 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseIOWriteBytes([]byte(tc.io))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("ParseIOWriteBytes error = %v, want error %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("ParseIOWriteBytes = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestReadProcOfThisProcess(t *testing.T) {
 	s, err := ReadProc(os.Getpid())
 	if err != nil {
@@ -131,6 +157,17 @@ func FuzzParseStatusMemory(f *testing.F) {
 		}
 		if !strings.Contains(string(status), "VmRSS") || !strings.Contains(string(status), "VmHWM") {
 			t.Errorf("ParseStatusMemory(%q) succeeded without VmRSS and VmHWM", status)
+		}
+	})
+}
+
+func FuzzParseIOWriteBytes(f *testing.F) {
+	f.Add(readTestdata(f, "proc_io.txt"))
+	f.Add([]byte("write_bytes: 4096\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := ParseIOWriteBytes(data)
+		if err == nil && n < 0 {
+			t.Errorf("ParseIOWriteBytes(%q) = %d, a negative count", data, n)
 		}
 	})
 }

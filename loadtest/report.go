@@ -92,12 +92,15 @@ type ReaderLag struct {
 type ProcessFigures struct {
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	CPUPer1000Calls float64 `json:"cpu_seconds_per_1000_calls"`
-	PeakRSSMiB      float64 `json:"peak_rss_mib"`
-	EndRSSMiB       float64 `json:"end_rss_mib"`
-	EndAnonMiB      float64 `json:"end_rss_anon_mib"`
-	EndFileMiB      float64 `json:"end_rss_file_mib"`
-	MinRSSMiB       float64 `json:"min_sampled_rss_mib"`
-	MaxRSSMiB       float64 `json:"max_sampled_rss_mib"`
+	// WrittenKiBPerCall is the storage the daemon wrote per call, in KiB,
+	// spool and log together; -1 when it could not be read.
+	WrittenKiBPerCall float64 `json:"written_kib_per_call"`
+	PeakRSSMiB        float64 `json:"peak_rss_mib"`
+	EndRSSMiB         float64 `json:"end_rss_mib"`
+	EndAnonMiB        float64 `json:"end_rss_anon_mib"`
+	EndFileMiB        float64 `json:"end_rss_file_mib"`
+	MinRSSMiB         float64 `json:"min_sampled_rss_mib"`
+	MaxRSSMiB         float64 `json:"max_sampled_rss_mib"`
 }
 
 // BaselineFigures are the bare limits measured in the same run and the
@@ -151,6 +154,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("spooled calls/s", "%s", rate(r.SpoolRate))
 	if p := r.Process; p != nil {
 		row("CPU", "%.2f s, %.3f s per 1,000 calls", p.CPUSeconds, p.CPUPer1000Calls)
+		if p.WrittenKiBPerCall >= 0 {
+			row("storage written", "%.1f KiB per call", p.WrittenKiBPerCall)
+		}
 		row("RSS MiB", "peak %.1f, end %.1f (anon %.1f, file %.1f), sampled %.1f to %.1f",
 			p.PeakRSSMiB, p.EndRSSMiB, p.EndAnonMiB, p.EndFileMiB, p.MinRSSMiB, p.MaxRSSMiB)
 	} else {
