@@ -26,6 +26,17 @@ func Load(path string) (*Config, error) {
 	return osLoader().load(path)
 }
 
+// LoadMain loads and checks only the main file, with no application, for
+// commands that need the spool and admin settings even while an
+// application file is broken.
+func LoadMain(path string) (*Config, error) {
+	main, st, parsed := osLoader().loadMain(path)
+	if !parsed || len(st.errs) > 0 {
+		return nil, st.errs
+	}
+	return &Config{File: path, Main: main}, nil
+}
+
 func (l *loader) load(path string) (*Config, error) {
 	main, st, parsed := l.loadMain(path)
 	errs := st.errs
@@ -59,7 +70,7 @@ func (l *loader) load(path string) (*Config, error) {
 			}
 			appState.errs = nil
 			appState.add("name", fmt.Sprintf("application %q is defined twice, here and in %s", app.Name, where),
-				"give each application file its own name, or remove one of the files", nil)
+				"give each application file its own name value, or remove one of the files", nil)
 			errs = append(errs, appState.errs...)
 			continue
 		}
@@ -272,14 +283,18 @@ func joinChoices(items []string) string {
 // checkHostPort checks a host:port address. The host may be empty (all
 // interfaces) only when hostRequired is false.
 func (st *fileState) checkHostPort(key, value string, hostRequired bool) {
+	example := "127.0.0.1:8021"
+	if key == "admin.listen" {
+		example = "127.0.0.1:9466"
+	}
 	host, port, err := net.SplitHostPort(value)
 	if err != nil {
 		st.add(key, fmt.Sprintf("%s %q is not a host:port address", key, value),
-			"write it as host:port, for example 127.0.0.1:8021", err)
+			"write it as host:port, for example "+example, err)
 		return
 	}
 	if hostRequired && host == "" {
-		st.add(key, fmt.Sprintf("%s %q has no host", key, value), "write the host before the colon, for example 127.0.0.1:8021", nil)
+		st.add(key, fmt.Sprintf("%s %q has no host", key, value), "write the host before the colon, for example "+example, nil)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		st.add(key, fmt.Sprintf("%s %q has no valid port", key, value), "use a port number from 1 to 65535", nil)

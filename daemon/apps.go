@@ -42,11 +42,14 @@ type BuildOptions struct {
 	// SOAPSender delivers the jobs of every SOAP application; it finds the
 	// application's client through the Clients function it was built with.
 	SOAPSender delivery.Sender
+
+	cfg *conf.Config
 }
 
 // BuildApps compiles every application of cfg. It reads no WSDL: a SOAP
 // application's WSDL is read on first use and again after a failure.
 func BuildApps(cfg *conf.Config, opts BuildOptions) (*Apps, error) {
+	opts.cfg = cfg
 	apps := &Apps{
 		Hooks:    make(map[string]*hooks.App),
 		Policies: make(map[string]*spool.AppPolicy),
@@ -87,6 +90,12 @@ func appTLS(app *conf.App) (*tls.Config, error) {
 func (a *Apps) addREST(app *conf.App, main *conf.Main, opts BuildOptions) error {
 	tmpl, err := rest.NewTemplate(app)
 	if err != nil {
+		return err
+	}
+	// A raw body that does not parse with sample values would make every
+	// call a dead letter, so it stops the start or the reload.
+	sample := hooks.Sample(HooksConfig(opts.cfg), &hooks.App{Name: app.Name, Variables: app.Variables})
+	if err := tmpl.CheckBody(sample); err != nil {
 		return err
 	}
 	tlsConfig, err := appTLS(app)

@@ -51,6 +51,10 @@ type Daemon struct {
 
 	soapSender delivery.Sender
 	reloads    chan struct{}
+	// eslAddr is the FreeSWITCH address the client connects to, which a
+	// reload does not change.
+	eslAddr       string
+	restartNeeded atomic.Bool
 
 	soapClients atomic.Pointer[map[string]*soap.Client]
 
@@ -135,6 +139,7 @@ func New(cfg *conf.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("%s: [freeswitch]: %w", cfg.File, err)
 	}
 	d.client = esl.New(eslConfig)
+	d.eslAddr = eslConfig.Addr
 	d.metrics.SetESLSource(func() (bool, uint64, uint64) {
 		st := d.client.Status()
 		return st.Connected, uint64(st.Reconnects), st.Dropped
@@ -342,11 +347,20 @@ func (d *Daemon) Reload(cfg *conf.Config) error {
 	d.metrics.SetApps(appNames(cfg))
 	d.cfg.Store(cfg)
 	if mainChanged(&old.Main, &cfg.Main) {
-		d.log.Warn("settings of the main file other than the applications changed; they take effect after a restart")
+		d.log.Warn(MainChangedWarning)
+		d.restartNeeded.Store(true)
 	}
 	d.log.WithField("apps", len(cfg.Apps)).Info("configuration reloaded")
 	return nil
 }
+
+// MainChangedWarning is logged, and returned to `postcall reload`, when a
+// reload finds main-file settings changed that only a restart applies.
+const MainChangedWarning = "settings of the main file other than the applications changed; they take effect after a restart"
+
+// RestartNeeded reports whether a reload found main-file settings changed
+// that only a restart applies.
+func (d *Daemon) RestartNeeded() bool { return d.restartNeeded.Load() }
 
 // readWSDLs reads the WSDL of every SOAP application of a reload and checks
 // the application against it. A WSDL that cannot be read keeps the one the
@@ -469,4 +483,7 @@ func (d *Daemon) serveReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "configuration reloaded")
+	if d.RestartNeeded() {
+		fmt.Fprintln(w, "warning: "+MainChangedWarning)
+	}
 }

@@ -72,6 +72,9 @@ type Status struct {
 	Buffered   int               `json:"buffered"`
 	Recent     []attemptRecord   `json:"recent_attempts"`
 	Calls      map[string]uint64 `json:"calls"`
+	// RestartNeeded is set when a reload found main-file settings changed
+	// that only a restart applies.
+	RestartNeeded bool `json:"restart_needed,omitempty"`
 }
 
 // FreeSWITCHStatus is the Event Socket part of Status.
@@ -98,19 +101,19 @@ type AppStatus struct {
 
 // Snapshot returns the daemon's current status.
 func (d *Daemon) Snapshot() Status {
-	cfg := d.cfg.Load()
 	st := d.client.Status()
 	qs := d.queue.Stats()
 	out := Status{
 		Version: d.opts.Version,
 		FreeSWITCH: FreeSWITCHStatus{
-			Address: cfg.Main.FreeSWITCH.Address, Connected: st.Connected,
+			Address: d.eslAddr, Connected: st.Connected,
 			ConnectedSince: st.ConnectedSince, DisconnectedSince: st.DisconnectedSince,
 			Reconnects: st.Reconnects, LastError: st.LastError,
 			EventsReceived: st.Received, EventsDropped: st.Dropped, Gaps: st.Gaps,
 		},
-		Buffered: qs.Buffered,
-		Recent:   d.status.last(),
+		Buffered:      qs.Buffered,
+		RestartNeeded: d.restartNeeded.Load(),
+		Recent:        d.status.last(),
 	}
 	if err := d.Ready(); err != nil {
 		out.NotReady = err.Error()

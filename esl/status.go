@@ -44,9 +44,9 @@ type Status struct {
 
 // Gap is a period in which no event could be received.
 type Gap struct {
-	Start  time.Time
-	End    time.Time
-	Reason string
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Reason string    `json:"reason"`
 }
 
 // Duration returns the length of the gap.

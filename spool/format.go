@@ -84,9 +84,24 @@ func FormatTable(w io.Writer, jobs []*delivery.Job, private func(app string) boo
 			status = strconv.Itoa(j.LastStatus)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
-			oneLine(j.Key, 80), oneLine(j.App, 40), j.State, j.Attempts, formatTime(j.CreatedAt), next, status, oneLine(j.LastError, 60))
+			oneLine(j.Key, 80), oneLine(j.App, 40), j.State, j.Attempts, formatTime(j.CreatedAt), next, status,
+			oneLine(errorCause(j), 60))
 	}
 	return tw.Flush()
+}
+
+// errorCause returns the job's last error without the leading
+// "METHOD URL: " that the senders write, so that a narrow column shows the
+// cause; "postcall spool show" prints the whole error.
+func errorCause(j *delivery.Job) string {
+	msg := j.LastError
+	if j.Request == nil || !strings.HasPrefix(msg, j.Request.Method+" ") {
+		return msg
+	}
+	if i := strings.Index(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }
 
 // FormatJob writes every field of one job, for "postcall spool show". A

@@ -33,6 +33,23 @@ func adminURL(cfg *conf.Config) (string, error) {
 
 var adminClient = &http.Client{Timeout: 10 * time.Second}
 
+// loadForAdmin loads the configuration for a command that only needs the
+// main file's [admin] and [spool] settings. When an application file is
+// broken, which is when an operator most needs status and the spool, it
+// says so and goes on with the main file alone.
+func loadForAdmin(path, command string, stderr io.Writer) (*conf.Config, error) {
+	cfg, err := conf.Load(path)
+	if err == nil {
+		return cfg, nil
+	}
+	cfg, mainErr := conf.LoadMain(path)
+	if mainErr != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "postcall %s: warning: the application files have errors (run postcall check); going on with the main file:\n%v\n", command, err)
+	return cfg, nil
+}
+
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("status", "postcall status [-config FILE] [-json]",
 		"Show what the running daemon is doing: the FreeSWITCH connection and its gaps, the queue of\n"+
@@ -43,7 +60,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	cfg, err := conf.Load(*configPath)
+	cfg, err := loadForAdmin(*configPath, "status", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "postcall status: configuration is not valid:\n%v\n", err)
 		return 1
@@ -82,7 +99,11 @@ func writeStatus(w io.Writer, st *daemon.Status) {
 	if !st.Ready {
 		ready = "NOT READY: " + st.NotReady
 	}
-	fmt.Fprintf(w, "postcall %s: %s\n\n", st.Version, ready)
+	fmt.Fprintf(w, "postcall %s: %s\n", st.Version, ready)
+	if st.RestartNeeded {
+		fmt.Fprintln(w, "restart needed: main-file settings changed since the start; a reload applies only the applications")
+	}
+	fmt.Fprintln(w)
 
 	fsw := st.FreeSWITCH
 	if fsw.Connected {
@@ -118,7 +139,7 @@ func writeStatus(w io.Writer, st *daemon.Status) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", a.Name, a.Pending, a.InFlight, a.Delivered, a.Dead)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(PENDING counts every job not delivered yet, IN FLIGHT the ones being attempted now)")
+	fmt.Fprintln(w, "(PENDING counts the jobs waiting for delivery, IN FLIGHT those of them being attempted now)")
 
 	if len(st.Recent) > 0 {
 		fmt.Fprintln(w, "\nrecent attempts (newest first):")

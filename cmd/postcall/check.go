@@ -8,15 +8,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/postcall/postcall/conf"
 	"github.com/postcall/postcall/daemon"
 	"github.com/postcall/postcall/delivery"
 	"github.com/postcall/postcall/hooks"
 	"github.com/postcall/postcall/render"
+	"github.com/postcall/postcall/rest"
+	"github.com/postcall/postcall/soap"
 )
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "postcall check [-config FILE] [-v]",
+	fs := newFlagSet("check", "postcall check [-config FILE] [-v] [-wsdl-timeout DURATION]",
 		"Validate the main file and every application file, read each SOAP application's WSDL,\n"+
 			"render a sample call per application and list placeholders that name no known variable.\n"+
 			"Exits non-zero when anything is wrong.", stderr)
@@ -40,7 +44,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, conf.Redacted(cfg))
 	}
 
-	apps, err := daemon.BuildApps(cfg, daemon.BuildOptions{Logger: quietLogger()})
+	silent := logrus.New()
+	silent.SetOutput(io.Discard)
+	apps, err := daemon.BuildApps(cfg, daemon.BuildOptions{Logger: silent})
 	if err != nil {
 		fmt.Fprintf(stdout, "%v\ncheck failed: %s\n", err, *configPath)
 		return 1
@@ -54,6 +60,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "note: %s: %s\n", app.File, w)
 		}
 		for _, p := range problems {
+			if strings.HasPrefix(p, app.File+":") {
+				fmt.Fprintln(stdout, p)
+				continue
+			}
 			fmt.Fprintf(stdout, "%s: %s\n", app.File, p)
 		}
 		if len(problems) > 0 {
@@ -67,7 +77,11 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if failed > 0 {
-		fmt.Fprintf(stdout, "check failed: %d of %s have errors\n", failed, plural(len(cfg.Apps), "application"))
+		verb := "have"
+		if failed == 1 {
+			verb = "has"
+		}
+		fmt.Fprintf(stdout, "check failed: %d of %s %s errors\n", failed, plural(len(cfg.Apps), "application"), verb)
 		return 1
 	}
 	fmt.Fprintf(stdout, "configuration ok: %s\n", plural(len(cfg.Apps), "application"))
@@ -95,19 +109,30 @@ func checkApp(cfg *conf.Config, apps *daemon.Apps, hc *hooks.Config, app *conf.A
 		if err := tmpl.CheckBody(vars); err != nil {
 			problems = append(problems, err.Error())
 		}
+		if w := unescapedBodyWarning(app, tmpl); w != "" {
+			warnings = append(warnings, w)
+		}
 	case "soap":
 		for _, p := range app.Params {
 			if t, err := render.Parse(p.Value); err == nil {
 				names = append(names, t.Names()...)
 			}
 		}
+		// Read the WSDL once, directly: the daemon's client would report a
+		// failed read as temporary and wait before reading again.
 		ctx, cancel := context.WithTimeout(context.Background(), wsdlTimeout)
 		defer cancel()
-		if err := apps.SOAP[app.Name].Check(ctx, daemon.SOAPParamNames(app)); err != nil {
+		svc, err := soap.Load(ctx, app.WSDL, soap.LoadOptions{Timeout: wsdlTimeout, UserAgent: "postcall/" + version})
+		if err == nil {
+			err = svc.Check(app.Method, app.SOAPVersion, daemon.SOAPParamNames(app))
+		}
+		if err != nil {
 			problems = append(problems, err.Error())
+		} else {
+			apps.SOAP[app.Name] = apps.SOAP[app.Name].WithService(svc)
 		}
 	}
-	warnings = unknownNames(hc, ha, names)
+	warnings = append(warnings, unknownNames(hc, ha, names)...)
 	if len(problems) > 0 {
 		return problems, warnings, nil
 	}
@@ -124,6 +149,27 @@ func checkApp(cfg *conf.Config, apps *daemon.Apps, hc *hooks.Config, app *conf.A
 		return append(problems, fmt.Sprintf("building the sample request failed: %v", err)), warnings, nil
 	}
 	return nil, warnings, req
+}
+
+// unescapedBodyWarning warns about a raw body that looks like JSON or XML
+// while no Content-Type header says so: its placeholders are then inserted
+// as plain text, without JSON or XML escaping.
+func unescapedBodyWarning(app *conf.App, tmpl *rest.Template) string {
+	body := strings.TrimSpace(app.Body)
+	if body == "" || tmpl.BodyFormat() != render.BodyText {
+		return ""
+	}
+	kind, contentType := "", ""
+	switch body[0] {
+	case '{', '[':
+		kind, contentType = "JSON", "application/json"
+	case '<':
+		kind, contentType = "XML", "application/xml"
+	default:
+		return ""
+	}
+	return fmt.Sprintf("body looks like %s but no Content-Type header names %s, so placeholders are inserted without escaping: "+
+		"add [[headers]] name = \"Content-Type\" value = \"%s\"", kind, kind, contentType)
 }
 
 // unknownNames lists, once each, the placeholders that no known variable

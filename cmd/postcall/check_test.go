@@ -131,3 +131,15 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("exit code %d, stderr %q", code, errOut)
 	}
 }
+
+func TestCheckNotesBodyWithoutContentType(t *testing.T) {
+	app := strings.Replace(validREST, "[[headers]]\nname = \"Content-Type\"\nvalue = \"application/json\"\n", "", 1)
+	path := writeConfig(t, map[string]string{"survey.toml": app})
+	code, out, _ := runCommand("check", "-config", path)
+	if code != 0 {
+		t.Fatalf("check exit code %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "body looks like JSON but no Content-Type header names JSON") {
+		t.Errorf("check does not note the unescaped JSON body:\n%s", out)
+	}
+}

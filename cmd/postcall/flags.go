@@ -28,14 +28,32 @@ func newFlagSet(name, synopsis, description string, stderr io.Writer) *flag.Flag
 }
 
 // parseFlags parses args and reports whether the command is already done
-// (help printed or a usage error), with the exit code to return.
+// (help printed or a usage error), with the exit code to return. Flags may
+// also follow the positional arguments, as in "spool show KEY -config
+// FILE"; fs.Args() then holds the positional arguments only.
 func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0, true
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		if err != nil {
+			return 2, true
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] == "--" {
+			positional = append(positional, rest[1:]...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	if err != nil {
-		return 2, true
-	}
+	// Parse the positional arguments alone once more, so that fs.Args()
+	// returns them.
+	fs.Parse(append([]string{"--"}, positional...))
 	return 0, false
 }

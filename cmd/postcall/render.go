@@ -25,7 +25,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	call, err := loadCapturedCall(*configPath, *appName, *eventFile, defaultBuild())
+	call, err := loadCapturedCall(*configPath, *appName, *eventFile, *showPrivate, defaultBuild())
 	if err != nil {
 		fmt.Fprintf(stderr, "postcall render: %v\n", err)
 		return 1

@@ -35,10 +35,18 @@ type capturedCall struct {
 
 // loadCapturedCall loads the configuration and renders the job of the call
 // in eventFile for the application appName (or the one the call names).
-func loadCapturedCall(configPath, appName, eventFile string, opts daemon.BuildOptions) (*capturedCall, error) {
+//
+// With showPrivate, private applications are built as if they were not
+// private, so that errors show the path and the response too.
+func loadCapturedCall(configPath, appName, eventFile string, showPrivate bool, opts daemon.BuildOptions) (*capturedCall, error) {
 	cfg, err := conf.Load(configPath)
 	if err != nil {
 		return nil, fmt.Errorf("configuration is not valid:\n%w", err)
+	}
+	if showPrivate {
+		for _, a := range cfg.Apps {
+			a.Private = false
+		}
 	}
 	f, err := os.Open(eventFile)
 	if err != nil {
@@ -47,7 +55,8 @@ func loadCapturedCall(configPath, appName, eventFile string, opts daemon.BuildOp
 	defer f.Close()
 	events, err := esl.ReadEvents(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", eventFile, err)
+		return nil, fmt.Errorf("%s: %w\nAn event file holds Event Socket frames: each event is preceded by "+
+			"\"Content-Length: N\", \"Content-Type: text/event-json\" (or text/event-plain) and a blank line", eventFile, err)
 	}
 	hangup, exit, err := daemon.CallEvents(cfg, events)
 	if err != nil {

@@ -32,7 +32,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	call, err := loadCapturedCall(*configPath, *appName, *eventFile, defaultBuild())
+	call, err := loadCapturedCall(*configPath, *appName, *eventFile, *showPrivate, defaultBuild())
 	if err != nil {
 		fmt.Fprintf(stderr, "postcall send: %v\n", err)
 		return 1

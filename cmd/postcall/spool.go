@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -23,8 +24,8 @@ holds the spool file; otherwise they open the spool file directly.
 
   list   [filters]        list jobs, oldest first
   show   KEY              show one job in full (a private application's data is hidden)
-  retry  [filters]|-all   make dead jobs pending and due now
-  purge  [filters]|-all   delete jobs, and with them their duplicate-detection records
+  retry  KEY|[filters]|-all   make dead jobs pending and due now
+  purge  KEY|[filters]|-all   delete jobs, and with them their duplicate-detection records
 
 Filters: -app NAME, -state pending|delivered|dead, -older-than AGE, -newer-than AGE
 (AGE is a duration such as 2h or an RFC 3339 time), -limit N.
@@ -47,8 +48,7 @@ func runSpool(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	fs := newFlagSet("spool "+sub, "postcall spool "+sub+" [flags]"+map[bool]string{true: " KEY"}[sub == "show"],
-		spoolDescriptions[sub], stderr)
+	fs := newFlagSet("spool "+sub, "postcall spool "+sub+" [flags]"+spoolArgs[sub], spoolDescriptions[sub], stderr)
 	configPath := fs.String("config", defaultConfig, "main configuration `file`")
 	filters := addFilterFlags(fs, sub)
 	all := false
@@ -59,7 +59,7 @@ func runSpool(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 
-	cfg, err := conf.Load(*configPath)
+	cfg, err := loadForAdmin(*configPath, "spool", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "postcall spool: configuration is not valid:\n%v\n", err)
 		return 1
@@ -69,14 +69,20 @@ func runSpool(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "postcall spool %s: %v\n", sub, err)
 		return 2
 	}
-	if sub == "show" {
-		if fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "postcall spool show: give exactly one job key (see postcall spool list)")
+	switch {
+	case sub == "show" && fs.NArg() != 1:
+		fmt.Fprintln(stderr, "postcall spool show: give exactly one job key (see postcall spool list)")
+		return 2
+	case (sub == "retry" || sub == "purge") && fs.NArg() == 1:
+		if !filter.IsZero() {
+			fmt.Fprintf(stderr, "postcall spool %s: give a job key or filters, not both\n", sub)
 			return 2
 		}
 		filter = spool.Filter{Key: fs.Arg(0)}
-	} else if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "postcall spool %s: unexpected argument %q\n", sub, fs.Arg(0))
+	case sub == "show":
+		filter = spool.Filter{Key: fs.Arg(0)}
+	case fs.NArg() != 0:
+		fmt.Fprintf(stderr, "postcall spool %s: unexpected argument %q: give at most one job key\n", sub, fs.Arg(0))
 		return 2
 	}
 	if (sub == "retry" || sub == "purge") && filter.IsZero() && !all {
@@ -98,6 +104,8 @@ func runSpool(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	return spoolAction(ctx, sub, admin, filter, private, stdout, stderr)
 }
+
+var spoolArgs = map[string]string{"show": " KEY", "retry": " [KEY]", "purge": " [KEY]"}
 
 var spoolDescriptions = map[string]string{
 	"list":  "List the jobs in the spool that match the filters, oldest first.",
@@ -196,7 +204,11 @@ func openAdmin(cfg *conf.Config) (spool.Admin, func(), error) {
 			return spool.NewClient(base, adminClient), func() {}, nil
 		}
 	}
-	store, err := spool.OpenBolt(cfg.Main.Spool.Path, spool.BoltOptions{LockTimeout: 2 * time.Second, Logger: quietLogger()})
+	path := cfg.Main.Spool.Path
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("spool %s does not exist: no job was stored yet, or [spool] path is wrong", path)
+	}
+	store, err := spool.OpenBolt(path, spool.BoltOptions{LockTimeout: 2 * time.Second, Logger: quietLogger()})
 	if err != nil {
 		return nil, nil, errors.Join(err, fmt.Errorf("if the daemon runs, turn its admin listener on ([admin] listen) so this command can reach the spool through it"))
 	}

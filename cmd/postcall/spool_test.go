@@ -77,7 +77,8 @@ func TestSpoolCommandsOnFile(t *testing.T) {
 		t.Errorf("spool show of a private job lacks the application or host:\n%s", out)
 	}
 
-	code, out, _ = runCommand("spool", "show", "-config", path, "k-dead")
+	// Flags may follow the key.
+	code, out, _ = runCommand("spool", "show", "k-dead", "-config", path)
 	if code != 0 || !strings.Contains(out, "secret-path") {
 		t.Errorf("spool show of a public job hides its request (exit %d):\n%s", code, out)
 	}
@@ -87,9 +88,9 @@ func TestSpoolCommandsOnFile(t *testing.T) {
 		t.Errorf("spool purge without a filter: exit %d, stderr %q", code, errOut)
 	}
 
-	code, out, _ = runCommand("spool", "retry", "-config", path, "-state", "dead")
+	code, out, _ = runCommand("spool", "retry", "-config", path, "k-dead")
 	if code != 0 || !strings.Contains(out, "1 jobs made pending") {
-		t.Errorf("spool retry -state dead: exit %d:\n%s", code, out)
+		t.Errorf("spool retry KEY: exit %d:\n%s", code, out)
 	}
 	code, out, _ = runCommand("spool", "list", "-config", path, "-state", "dead")
 	if code != 0 || !strings.Contains(out, "no jobs match") {
@@ -114,5 +115,28 @@ func TestSpoolCommandRejectsBadFilter(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "spool.db")); err == nil {
 		t.Errorf("a rejected command created the spool file")
+	}
+}
+
+func TestSpoolCommandWithoutSpoolFile(t *testing.T) {
+	path := writeConfig(t, map[string]string{"survey.toml": validREST})
+	code, _, errOut := runCommand("spool", "list", "-config", path)
+	if code == 0 || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("spool list without a spool file: exit %d, stderr %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "spool.db")); err == nil {
+		t.Errorf("spool list created the spool file")
+	}
+}
+
+func TestSpoolCommandWithBrokenAppFile(t *testing.T) {
+	path := writeConfig(t, map[string]string{"survey.toml": strings.Replace(validREST, `"POST RAW"`, `"PATCH"`, 1)})
+	seedSpool(t, filepath.Dir(path), spoolJob("k-1", "survey", delivery.StateDead, false))
+	code, out, errOut := runCommand("spool", "list", "-config", path)
+	if code != 0 || !strings.Contains(out, "k-1") {
+		t.Errorf("spool list with a broken application file: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "PATCH") || !strings.Contains(errOut, "postcall check") {
+		t.Errorf("spool list does not warn about the broken file: %q", errOut)
 	}
 }
