@@ -88,7 +88,14 @@ func (q *Queue) logOutcome(j *delivery.Job, p *AppPolicy, out delivery.Outcome, 
 	}
 	switch j.State {
 	case delivery.StateDelivered:
-		q.log.WithFields(f).Debug("job delivered")
+		// A delivery after failed attempts closes the warnings the log
+		// already shows, so it is worth an Info line; a first-attempt
+		// delivery is routine.
+		if j.Attempts > 1 {
+			q.log.WithFields(f).Info("job delivered after retries")
+		} else {
+			q.log.WithFields(f).Debug("job delivered")
+		}
 	case delivery.StatePending:
 		ok, suppressed := q.logs.burst("retry:"+j.App, retryLogBurst, retryLogWindow)
 		if !ok {
