@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -139,4 +140,34 @@ func writeMissing(w io.Writer, job *delivery.Job) {
 	if len(job.Missing) > 0 {
 		fmt.Fprintf(w, "# placeholders with no value (rendered empty): %s\n", strings.Join(job.Missing, ", "))
 	}
+}
+
+// captureFlags are the flags of the commands that work on a captured call.
+type captureFlags struct {
+	configPath, appName, eventFile *string
+	showPrivate                    *bool
+}
+
+func addCaptureFlags(fs *flag.FlagSet) *captureFlags {
+	return &captureFlags{
+		configPath:  fs.String("config", defaultConfig, "main configuration `file`"),
+		appName:     fs.String("app", "", "application `name` (default: the one the call names)"),
+		eventFile:   fs.String("event", "", "captured event `file` (required)"),
+		showPrivate: fs.Bool("show-private", false, "show the data of a private application"),
+	}
+}
+
+// load renders the captured call the flags name. On failure it prints the
+// error and returns a nil call with the exit code.
+func (f *captureFlags) load(command string, stderr io.Writer) (*capturedCall, int) {
+	if *f.eventFile == "" {
+		fmt.Fprintf(stderr, "postcall %s: -event FILE is required\n", command)
+		return nil, 2
+	}
+	call, err := loadCapturedCall(*f.configPath, *f.appName, *f.eventFile, *f.showPrivate, defaultBuild())
+	if err != nil {
+		fmt.Fprintf(stderr, "postcall %s: %v\n", command, err)
+		return nil, 1
+	}
+	return call, 0
 }

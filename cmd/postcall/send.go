@@ -20,22 +20,13 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		"Deliver the request of a captured call once, as the daemon would, and print the request and\n"+
 			"the outcome: the \"test this webservice\" button. Nothing is spooled and nothing is retried.\n"+
 			"Exits 0 when the webservice accepted the request.", stderr)
-	configPath := fs.String("config", defaultConfig, "main configuration `file`")
-	appName := fs.String("app", "", "application `name` (default: the one the call names)")
-	eventFile := fs.String("event", "", "captured event `file` (required)")
-	showPrivate := fs.Bool("show-private", false, "show the data of a private application")
+	flags := addCaptureFlags(fs)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if *eventFile == "" {
-		fmt.Fprintln(stderr, "postcall send: -event FILE is required")
-		return 2
-	}
-
-	call, err := loadCapturedCall(*configPath, *appName, *eventFile, *showPrivate, defaultBuild())
-	if err != nil {
-		fmt.Fprintf(stderr, "postcall send: %v\n", err)
-		return 1
+	call, code := flags.load("send", stderr)
+	if call == nil {
+		return code
 	}
 	sender := call.apps.Policies[call.app.Name].Sender
 	if call.app.Type == "soap" {
@@ -53,7 +44,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	if req, err := call.wireRequest(ctx); err == nil {
 		writeMissing(stdout, call.job)
-		writeRequest(stdout, req, call.app.Private, *showPrivate)
+		writeRequest(stdout, req, call.app.Private, *flags.showPrivate)
 		fmt.Fprintln(stdout)
 	}
 	out := sender.Send(ctx, call.job)
