@@ -133,6 +133,7 @@ func (a *Apps) addREST(app *conf.App, main *conf.Main, opts BuildOptions) error 
 		Name:      app.Name,
 		Variables: app.Variables,
 		Private:   private,
+		Needs:     append([]string{}, tmpl.Names()...),
 		Build: func(vars render.Vars) (*delivery.Job, error) {
 			req, missing := tmpl.Render(vars)
 			return &delivery.Job{Kind: delivery.KindREST, Private: private, Request: req, Missing: missing}, nil
@@ -155,12 +156,14 @@ type soapParam struct {
 
 func (a *Apps) addSOAP(app *conf.App, main *conf.Main, opts BuildOptions) error {
 	params := make([]soapParam, 0, len(app.Params))
+	needs := []string{}
 	for i, p := range app.Params {
 		t, err := render.Parse(p.Value)
 		if err != nil {
 			return fmt.Errorf("params[%d] %q: %w", i, p.Name, err)
 		}
 		params = append(params, soapParam{name: p.Name, value: t})
+		needs = append(needs, t.Names()...)
 	}
 	tlsConfig, err := appTLS(app)
 	if err != nil {
@@ -196,6 +199,7 @@ func (a *Apps) addSOAP(app *conf.App, main *conf.Main, opts BuildOptions) error 
 		Name:      app.Name,
 		Variables: app.Variables,
 		Private:   private,
+		Needs:     needs,
 		Build: func(vars render.Vars) (*delivery.Job, error) {
 			call := &delivery.SOAPCall{Params: make([]delivery.Field, 0, len(params))}
 			var missing []string

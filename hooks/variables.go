@@ -96,18 +96,20 @@ func Variables(cfg *Config, app *App, hangup, exit *esl.Event, termination strin
 		channel = exit
 	}
 
-	size := len(documentedNames)
-	if channel != nil {
-		size += 2 * len(channel.Headers)
-	}
-	if exit != nil {
-		size += len(exit.Headers)
+	size := len(documentedNames) + 16
+	if app.rawNames() == nil {
+		if channel != nil {
+			size += 2 * len(channel.Headers)
+		}
+		if exit != nil {
+			size += len(exit.Headers)
+		}
 	}
 	vars := make(render.Vars, size)
 
 	if channel != nil {
 		addIVRVariables(vars, c.Prefix, channel, exit)
-		addRawVariables(vars, channel, exit)
+		addRawVariables(vars, app.rawNames(), channel, exit)
 	}
 	addDocumented(vars, &c, app, channel, exit, termination)
 	if app != nil {
@@ -138,24 +140,33 @@ func addIVRVariables(vars render.Vars, prefix string, channel, exit *esl.Event) 
 }
 
 // addRawVariables sets channel.NAME, event.NAME, exit.NAME and the SIP
-// headers, visiting headers last to first as addIVRVariables does.
-func addRawVariables(vars render.Vars, channel, exit *esl.Event) {
+// headers, visiting headers last to first as addIVRVariables does. With
+// need set, only the names it lists are set.
+func addRawVariables(vars render.Vars, need *rawNeeds, channel, exit *esl.Event) {
 	for i := len(channel.Headers) - 1; i >= 0; i-- {
 		h := channel.Headers[i]
-		value := validUTF8(h.Value)
-		vars[EventPrefix+h.Name] = value
+		if need == nil || need.event[h.Name] {
+			vars[EventPrefix+h.Name] = validUTF8(h.Value)
+		}
 
 		name, ok := strings.CutPrefix(h.Name, channelVarPrefix)
 		if !ok {
 			continue
 		}
-		vars[ChannelPrefix+name] = value
+		if need == nil || need.channel[name] {
+			vars[ChannelPrefix+name] = validUTF8(h.Value)
+		}
 		if header, ok := strings.CutPrefix(name, sipHeaderVarPrefix); ok && header != "" {
-			vars[SIPHeaderPrefix+header] = value
+			if need == nil || need.sip[header] {
+				vars[SIPHeaderPrefix+header] = validUTF8(h.Value)
+			}
 		}
 	}
 
 	for _, alias := range sipHeaderAliases {
+		if need != nil && !need.sip[alias.header] {
+			continue
+		}
 		name := SIPHeaderPrefix + alias.header
 		if _, ok := vars[name]; ok {
 			continue
@@ -170,7 +181,9 @@ func addRawVariables(vars render.Vars, channel, exit *esl.Event) {
 	}
 	for i := len(exit.Headers) - 1; i >= 0; i-- {
 		h := exit.Headers[i]
-		vars[ExitPrefix+h.Name] = validUTF8(h.Value)
+		if need == nil || need.exit[h.Name] {
+			vars[ExitPrefix+h.Name] = validUTF8(h.Value)
+		}
 	}
 }
 
