@@ -108,6 +108,12 @@ func TestSinkDownResetsConnections(t *testing.T) {
 	if _, err := postTo(t, client, s.URL()+"/calls/call", nil); err == nil {
 		t.Fatal("a request to a down sink succeeded")
 	}
+	// The client can see the reset before the sink's handler has counted
+	// it, so wait for the count.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Counts().Reset < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if got := s.Counts().Reset; got < 1 {
 		t.Errorf("connections reset = %d, want at least 1", got)
 	}
