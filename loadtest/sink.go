@@ -202,10 +202,12 @@ func (l *resettingListener) Accept() (net.Conn, error) {
 		if err != nil || !l.sink.down.Load() {
 			return c, err
 		}
+		// Count first, so the count includes the reset once the client
+		// has seen it.
+		l.sink.reset.Add(1)
 		if tcp, ok := c.(*net.TCPConn); ok {
 			_ = tcp.SetLinger(0)
 		}
 		_ = c.Close()
-		l.sink.reset.Add(1)
 	}
 }
