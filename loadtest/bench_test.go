@@ -222,14 +222,14 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	}
 }
 
-// BenchmarkReadEventStream frames and decodes a stream of 1,000 generated
+// BenchmarkReadEventStream frames and decodes a stream of 100 generated
 // calls (a fifth with an exit event), the ESL reader's whole work per event.
 func BenchmarkReadEventStream(b *testing.B) {
 	for _, format := range []string{"json", "plain"} {
 		g := mustGenerator(b, GeneratorOptions{Format: format, ExitShare: 0.2})
 		var stream bytes.Buffer
 		events := 0
-		for seq := range 1000 {
+		for seq := range 100 {
 			for _, f := range g.Call(seq).Frames {
 				stream.Write(f)
 				events++
@@ -255,23 +255,35 @@ func BenchmarkReadEventStream(b *testing.B) {
 	}
 }
 
-// BenchmarkMapVariables maps a generated call's events to its variables.
+// BenchmarkMapVariables maps a generated call's events to its variables,
+// for an application that lists the names its templates use (as the daemon
+// builds them) and for one that does not, which gets every raw name.
 func BenchmarkMapVariables(b *testing.B) {
+	_, apps := benchConfig(b)
 	cfg := &hooks.Config{}
-	app := &hooks.App{Name: "survey", Variables: map[string]string{"score": "exit:fuse_score"}}
+	loadApp := apps.Hooks["survey"]
+	allNames := &hooks.App{Name: "survey"}
 	for _, withExit := range []bool{false, true} {
-		name := "hangup"
+		call := "hangup"
 		if withExit {
-			name = "exit_and_hangup"
+			call = "exit_and_hangup"
 		}
 		hangup, exit := benchCall(b, withExit)
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				termination := hooks.Termination(cfg, &hangup, exit)
-				hooks.Variables(cfg, app, &hangup, exit, termination)
-			}
-		})
+		for _, tc := range []struct {
+			name string
+			app  *hooks.App
+		}{
+			{"template_names", loadApp},
+			{"every_raw_name", allNames},
+		} {
+			b.Run(call+"/"+tc.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					termination := hooks.Termination(cfg, &hangup, exit)
+					hooks.Variables(cfg, tc.app, &hangup, exit, termination)
+				}
+			})
+		}
 	}
 }
 

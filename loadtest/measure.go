@@ -110,8 +110,11 @@ func (r *runner) sendAndWait(ctx context.Context) (phases, error) {
 	p.ingestAt, _ = r.mon.waitFor(ctx, deadline, func(st DaemonStatus) bool {
 		return int(st.EventsReceived) >= wantEvents
 	})
+	// An event the daemon dropped may take its call's job with it, so
+	// those count against the jobs to wait for. A dropped exit event does
+	// not lose the job, so this bound may end the wait a little early.
 	p.spooledAt, _ = r.mon.waitFor(ctx, deadline, func(st DaemonStatus) bool {
-		return int(st.Fired) >= wantJobs && st.Buffered == 0
+		return int(st.Fired) >= wantJobs-int(st.EventsDropped) && st.Buffered == 0
 	})
 	if o.SinkDown == SinkDownUntilSpooled {
 		r.log.Info("every job is spooled; the sink comes up")
