@@ -31,7 +31,7 @@ type Options struct {
 	// Version is reported in metrics and the User-Agent.
 	Version string
 	// ShutdownTimeout bounds how long in-flight attempts may finish after
-	// the daemon is told to stop. Default DefaultShutdownTimeout.
+	// a stop request. Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// WSDLWait bounds the first read of every WSDL at start. Default 10s.
 	WSDLWait time.Duration
@@ -364,7 +364,7 @@ func (d *Daemon) RestartNeeded() bool { return d.restartNeeded.Load() }
 
 // readWSDLs reads the WSDL of every SOAP application of a reload and checks
 // the application against it. A WSDL that cannot be read keeps the one the
-// running application read from the same location; with none, the
+// running application read from the same location. With none, the
 // application starts unread, as at start, and its jobs wait. A WSDL that is
 // read but lacks the method or its parameters fails the reload.
 func (d *Daemon) readWSDLs(cfg *conf.Config, apps *Apps) error {
@@ -414,7 +414,7 @@ func (d *Daemon) adminHandlers() map[string]http.Handler {
 	}
 }
 
-// RequestReload asks the daemon to reload its configuration file. It never
+// RequestReload schedules a reload of the configuration file. It never
 // blocks, and requests that arrive while one is waiting are merged into it,
 // so a burst of SIGHUPs causes one reload.
 func (d *Daemon) RequestReload() {

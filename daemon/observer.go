@@ -17,8 +17,9 @@ type observer struct {
 func (o *observer) JobAccepted(app string)  { o.metrics.CallFired(app) }
 func (o *observer) JobDuplicate(app string) {}
 
-// Attempt counts every attempt that did not deliver; a delivered one is
-// counted by Delivered, which knows the job's age for the latency histogram.
+// Attempt counts every attempt that did not deliver. A delivered one is
+// counted by Delivered, which receives the job's age for the latency
+// histogram.
 func (o *observer) Attempt(app string, class delivery.Class, status int, latency time.Duration) {
 	o.status.attempt(app, class, status, latency)
 	if class != delivery.Delivered {

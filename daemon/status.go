@@ -61,8 +61,8 @@ func (r *statusRecorder) last() []attemptRecord {
 	return out
 }
 
-// Status is what `postcall status` prints: the daemon's state as the admin
-// listener reports it at /status.
+// Status is the daemon's state as the admin listener reports it at
+// /status and `postcall status` prints it.
 type Status struct {
 	Version    string            `json:"version"`
 	Ready      bool              `json:"ready"`

@@ -36,7 +36,7 @@ var adminClient = &http.Client{Timeout: 10 * time.Second}
 // loadForAdmin loads the configuration for a command that only needs the
 // main file's [admin] and [spool] settings. When an application file is
 // broken, which is when an operator most needs status and the spool, it
-// says so and goes on with the main file alone.
+// prints a warning and goes on with the main file alone.
 func loadForAdmin(path, command string, stderr io.Writer) (*conf.Config, error) {
 	cfg, err := conf.Load(path)
 	if err == nil {
@@ -72,13 +72,13 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	resp, err := adminClient.Get(base + "/status")
 	if err != nil {
-		fmt.Fprintf(stderr, "postcall status: the daemon does not answer at %s: %v\nIs postcall running with this configuration?\n", base, err)
+		fmt.Fprintf(stderr, "postcall status: no response from the daemon at %s: %v\nIs postcall running with this configuration?\n", base, err)
 		return 1
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "postcall status: %s answered %s\n", base, resp.Status)
+		fmt.Fprintf(stderr, "postcall status: %s responded %s\n", base, resp.Status)
 		return 1
 	}
 	if *asJSON {
@@ -87,7 +87,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	var st daemon.Status
 	if err := json.Unmarshal(body, &st); err != nil {
-		fmt.Fprintf(stderr, "postcall status: the answer of %s is not a status: %v\n", base, err)
+		fmt.Fprintf(stderr, "postcall status: the response of %s is not a status: %v\n", base, err)
 		return 1
 	}
 	writeStatus(stdout, &st)
@@ -172,7 +172,7 @@ func runReload(args []string, stdout, stderr io.Writer) int {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/reload", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			fmt.Fprintf(stderr, "postcall reload: the daemon does not answer at %s: %v\n", base, err)
+			fmt.Fprintf(stderr, "postcall reload: no response from the daemon at %s: %v\n", base, err)
 			return 1
 		}
 		defer resp.Body.Close()

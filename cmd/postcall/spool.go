@@ -195,7 +195,7 @@ func (ff *filterFlags) filter() (spool.Filter, error) {
 }
 
 // openAdmin reaches the spool through the running daemon's admin listener
-// or, when no daemon answers there, by opening the spool file.
+// or, when no daemon responds there, by opening the spool file.
 func openAdmin(cfg *conf.Config) (spool.Admin, func(), error) {
 	if base, err := adminURL(cfg); err == nil {
 		conn, dialErr := net.DialTimeout("tcp", base[len("http://"):], 2*time.Second)

@@ -160,7 +160,7 @@ func TestStatusWithoutDaemon(t *testing.T) {
 	path := writeConfig(t, map[string]string{"survey.toml": validREST})
 	os.WriteFile(path, []byte("[admin]\nlisten = \""+freeAddr(t)+"\"\n"), 0o644)
 	code, _, errOut := runCommand("status", "-config", path)
-	if code == 0 || !strings.Contains(errOut, "does not answer") {
+	if code == 0 || !strings.Contains(errOut, "no response from the daemon") {
 		t.Errorf("status without a daemon: exit %d, stderr %q", code, errOut)
 	}
 }
