@@ -48,6 +48,9 @@ type Client struct {
 	current         *session
 	lastDropLog     time.Time
 	droppedSinceLog int
+	// overflowing is set after a wait for room in the queue timed out, and
+	// cleared when an event finds room at once.
+	overflowing atomic.Bool
 }
 
 // New returns a client for cfg, with defaults filled in. It does not
@@ -330,9 +333,25 @@ func (c *Client) handleEvent(f *Frame) {
 	c.received.Add(1)
 	select {
 	case c.events <- ev:
+		c.overflowing.Store(false)
+		return
 	default:
-		c.drop(&ev)
 	}
+
+	// The queue is full. A short wait lets a burst pass while FreeSWITCH
+	// holds the next events; after a wait that timed out, drop at once so
+	// that a stalled consumer never holds the socket.
+	if c.cfg.QueueWait > 0 && !c.overflowing.Load() {
+		wait := time.NewTimer(c.cfg.QueueWait)
+		defer wait.Stop()
+		select {
+		case c.events <- ev:
+			return
+		case <-wait.C:
+		}
+	}
+	c.overflowing.Store(true)
+	c.drop(&ev)
 }
 
 // drop counts an event the full queue could not take and logs it, at most

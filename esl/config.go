@@ -16,6 +16,7 @@ const (
 	DefaultPassword     = "ClueCon"
 	DefaultFormat       = "json"
 	DefaultQueueSize    = 4096
+	DefaultQueueWait    = 250 * time.Millisecond
 	DefaultAuthTimeout  = 5 * time.Second
 	DefaultWatchdog     = 10 * time.Second
 	DefaultReconnectMin = 1 * time.Second
@@ -50,9 +51,16 @@ type Config struct {
 	// slice subscribes to no CUSTOM event.
 	Subclasses []string
 	// QueueSize bounds the events read from the socket but not yet taken
-	// from Events(). When it is full, new events are dropped and counted,
-	// because the reader never waits for the consumer. Default 4096.
+	// from Events(). Default 4096.
 	QueueSize int
+	// QueueWait is how long the reader waits for room when the queue is
+	// full before it drops the event and counts it. While it waits,
+	// FreeSWITCH keeps the events in its own per-listener queue, so a burst
+	// that the consumer works off soon costs nothing. After a wait that
+	// timed out, events are dropped without waiting until the queue has
+	// room again, so a stalled consumer cannot hold the socket. Default
+	// 250ms; a negative value drops at once.
+	QueueWait time.Duration
 	// AuthTimeout bounds the whole authentication: the wait for
 	// auth/request, the auth command and its reply. Default 5s.
 	AuthTimeout time.Duration
@@ -106,6 +114,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.Subclasses = []string{"fuse::exit"}
 	}
 	setDefault(&cfg.QueueSize, DefaultQueueSize)
+	setDefault(&cfg.QueueWait, DefaultQueueWait)
 	setDefault(&cfg.AuthTimeout, DefaultAuthTimeout)
 	setDefault(&cfg.Watchdog, DefaultWatchdog)
 	setDefault(&cfg.ReconnectMin, DefaultReconnectMin)
