@@ -25,9 +25,9 @@ func HooksConfig(cfg *conf.Config) *hooks.Config {
 }
 
 // CallEvents picks one call out of a captured event stream: the hangup of
-// the channel that would fire (it carries the application variable and no
-// other channel originated it, so the B leg of a bridge is passed over) and
-// the exit event of the same channel. With no hangup, the first exit event
+// the channel that would fire and the exit event of the same channel. The
+// firing channel carries the application variable and was not originated by
+// another channel, so the B leg of a bridge is passed over. With no hangup, the first exit event
 // stands for the call. Either result may be nil, not both.
 func CallEvents(cfg *conf.Config, events []esl.Event) (hangup, exit *esl.Event, err error) {
 	appVar := "variable_" + cfg.Main.Variables.App

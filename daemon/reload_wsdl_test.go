@@ -14,7 +14,7 @@ import (
 )
 
 // wsdlServer serves testdata/ticketing.wsdl with its address pointing at
-// endpoint, and answers 503 while down is set.
+// endpoint, and responds 503 while down is set.
 func wsdlServer(t *testing.T, endpoint string, down *atomic.Bool, reads *atomic.Int32) *httptest.Server {
 	t.Helper()
 	doc := bytes.ReplaceAll(readTestdata(t, "ticketing.wsdl"), []byte("{{ADDRESS}}"), []byte(endpoint))
@@ -31,7 +31,7 @@ func wsdlServer(t *testing.T, endpoint string, down *atomic.Bool, reads *atomic.
 	return srv
 }
 
-// soapOK answers every request with an empty SOAP 1.1 response.
+// soapOK responds to every request with an empty SOAP 1.1 response.
 func soapOK(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	fmt.Fprint(w, `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>`+

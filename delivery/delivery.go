@@ -43,7 +43,7 @@ type SOAPCall struct {
 	Params []Field `json:"params"`
 }
 
-// State is where a job stands in the spool.
+// State is the delivery state of a job in the spool.
 type State string
 
 // The states of a job.
@@ -65,7 +65,8 @@ type Job struct {
 	Kind      Kind      `json:"kind"`
 	Private   bool      `json:"private"`
 	CreatedAt time.Time `json:"created_at"`
-	// Termination is why the call ended: ivr_exit, caller_hangup or not_answered.
+	// Termination is the reason the call ended: ivr_exit, caller_hangup or
+	// not_answered.
 	Termination string `json:"termination"`
 	// Missing lists the placeholders that named no variable and rendered empty.
 	Missing []string  `json:"missing,omitempty"`
@@ -81,7 +82,7 @@ type Job struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-// Class is how an attempt ended.
+// Class is the outcome class of one attempt.
 type Class int
 
 // The outcome classes. The zero value is not a valid class.

@@ -21,7 +21,7 @@ type Received struct {
 }
 
 // receiver is the demo's stand-in for a customer's webservices: a REST
-// endpoint that answers 200 to anything under /rest/, and a SOAP endpoint
+// endpoint that returns 200 for anything under /rest/, and a SOAP endpoint
 // with its WSDL.
 type receiver struct {
 	srv  *http.Server

@@ -289,7 +289,8 @@ func (c *Client) subscribe(s *session) error {
 }
 
 // readLoop is the only reader of the socket. It hands replies to waiting
-// commands and events to the queue, and never waits on the consumer.
+// commands and events to the queue, waiting on a full queue for at most
+// Config.QueueWait.
 func (c *Client) readLoop(s *session) {
 	for {
 		f, err := s.frames.ReadFrame()
@@ -339,8 +340,8 @@ func (c *Client) handleEvent(f *Frame) {
 	}
 
 	// The queue is full. A short wait lets a burst pass while FreeSWITCH
-	// holds the next events; after a wait that timed out, drop at once so
-	// that a stalled consumer never holds the socket.
+	// holds the next events. After a wait that timed out, drop at once, so
+	// a stalled consumer cannot hold the socket.
 	if c.cfg.QueueWait > 0 && !c.overflowing.Load() {
 		wait := time.NewTimer(c.cfg.QueueWait)
 		defer wait.Stop()

@@ -159,8 +159,8 @@ func (p *flatParser) str() (string, bool) {
 	start := p.pos
 	escaped, ascii := false, true
 	for p.pos < len(p.body) {
-		// Skip the plain bytes in a tight loop on locals (through p the
-		// compiler reloads the fields on every byte); most of an event is
+		// Skip the plain bytes in a tight loop on locals, because through p
+		// the compiler reloads the fields on every byte. Most of an event is
 		// plain.
 		body, i := p.body, p.pos
 		for i < len(body) && !stringSpecial[body[i]] {

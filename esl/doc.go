@@ -7,9 +7,9 @@
 // exponential backoff. Events leave through one bounded channel in wire
 // order.
 //
-// The socket reader must never block on the consumer: when the queue is full
-// an event is dropped, counted and logged with its Unique-ID, because a
-// reader that waits makes FreeSWITCH drop events and close the socket
-// itself. The package never logs the Event Socket password and never
+// The socket reader must never wait long on the consumer, because a reader
+// that stops makes FreeSWITCH drop events and close the socket itself. When
+// the queue is full it waits at most Config.QueueWait, then drops the event
+// and counts and logs it with its Unique-ID. The package never logs the Event Socket password and never
 // subscribes to ALL events or to log output.
 package esl

@@ -1,6 +1,6 @@
 // Package logs builds postcall's logger: text or JSON output, and a limit
-// on repeated warnings and errors so that a webservice that is down for
-// hours, or a FreeSWITCH that refuses every connection, does not fill the
+// on repeated warnings and errors. The limit keeps a webservice that is down
+// for hours, or a FreeSWITCH that rejects every connection, from filling the
 // disk with the same line.
 //
 // The limit never hides the first occurrence of a message, and the entry

@@ -29,7 +29,7 @@ type crashReceiver struct {
 	mu        sync.Mutex
 	rand      *rand.Rand
 	keys      map[string]map[string]bool // call id -> idempotency keys seen
-	delivered map[string]int             // call id -> 2xx answers sent
+	delivered map[string]int             // call id -> 2xx responses sent
 }
 
 func (r *crashReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {

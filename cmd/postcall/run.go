@@ -70,9 +70,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// handleSignals turns SIGTERM and SIGINT into a graceful stop (a second one
-// exits at once) and SIGHUP into a reload request; a burst of SIGHUPs
-// causes one reload.
+// handleSignals turns SIGTERM and SIGINT into a graceful stop, and a second
+// one exits at once. SIGHUP becomes a reload request, and the daemon merges
+// a burst of them into one reload.
 func handleSignals(signals <-chan os.Signal, d *daemon.Daemon, stop context.CancelFunc, log *logrus.Logger) {
 	stopping := false
 	for sig := range signals {

@@ -33,7 +33,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // runningDaemon starts a daemon with three applications whose webservice
-// accepts, rejects with 400 and never answers, and the admin listener on.
+// accepts, rejects with 400 and never responds, and the admin listener on.
 func runningDaemon(t *testing.T) (configPath string, fake *esltest.Server) {
 	t.Helper()
 	release := make(chan struct{})
